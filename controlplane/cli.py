@@ -1,0 +1,115 @@
+"""Administrative commands: migrate the metadata store, bootstrap tenancy, issue keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from controlplane.db.models import Organization, Project
+from controlplane.db.session import session_scope
+from controlplane.services import tenancy
+from controlplane.settings import PROJECT_ROOT, get_settings
+
+
+def migrate(_args: argparse.Namespace) -> int:
+    from alembic import command
+    from alembic.config import Config
+
+    command.upgrade(Config(str(PROJECT_ROOT / "alembic.ini")), "head")
+    return 0
+
+
+def _write_scw_config(path: Path, key: tenancy.IssuedKey, project_id: str, api_url: str) -> None:
+    """A scw-style config (0600): usable by `scw`, the SDKs' from_config_file, and humans."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    region = get_settings().regions[0]
+    with os.fdopen(fd, "w") as fh:
+        fh.write(
+            f"access_key: {key.access_key}\nsecret_key: {key.secret_key}\n"
+            f"api_url: {api_url}\ndefault_organization_id: {key.organization_id}\n"
+            f"default_project_id: {project_id}\ndefault_region: {region}\n"
+        )
+
+
+def bootstrap(args: argparse.Namespace) -> int:
+    """First run: a default organization, project and admin key, saved to a credentials file."""
+    settings = get_settings()
+    cred_path = settings.state_dir / "credentials.yaml"
+    with session_scope() as session:
+        existing = session.scalar(select(Organization).order_by(Organization.created_at))
+        if existing is not None and cred_path.exists():
+            print(f"already bootstrapped; credentials in {cred_path}")
+            print(cred_path.read_text(), end="")
+            return 0
+        org = existing or tenancy.create_organization(session, "default")
+        project = session.scalar(
+            select(Project).where(Project.organization_id == org.id).order_by(Project.created_at)
+        ) or tenancy.create_project(session, org.id, "default")
+        key = tenancy.issue_api_key(session, org.id, "bootstrap admin key")
+    _write_scw_config(cred_path, key, project.id, args.api_url)
+    print(f"bootstrap credentials written to {cred_path}")
+    print(cred_path.read_text(), end="")
+    return 0
+
+
+def create_organization(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        org = tenancy.create_organization(session, args.name)
+        project = tenancy.create_project(session, org.id, "default")
+        key = tenancy.issue_api_key(session, org.id, "organization admin key")
+    print(json.dumps({"organization_id": org.id, "project_id": project.id, **_key(key)}, indent=2))
+    return 0
+
+
+def create_project(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        project = tenancy.create_project(session, args.organization_id, args.name)
+    print(json.dumps({"project_id": project.id, "organization_id": args.organization_id}))
+    return 0
+
+
+def create_key(args: argparse.Namespace) -> int:
+    with session_scope() as session:
+        key = tenancy.issue_api_key(session, args.organization_id, args.description)
+    print(json.dumps(_key(key), indent=2))
+    return 0
+
+
+def _key(key: tenancy.IssuedKey) -> dict[str, str]:
+    return {"access_key": key.access_key, "secret_key": key.secret_key}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dbaas")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
+    p = sub.add_parser("bootstrap", help="create the default organization, project and key")
+    p.add_argument("--api-url", default=f"http://{get_settings().api_host}:{get_settings().api_port}")
+    p.set_defaults(func=bootstrap)
+    p = sub.add_parser("create-organization", help="a new organization with a project and a key")
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=create_organization)
+    p = sub.add_parser("create-project", help="a new project in an organization")
+    p.add_argument("--organization-id", required=True)
+    p.add_argument("--name", required=True)
+    p.set_defaults(func=create_project)
+    p = sub.add_parser("create-key", help="a new API key for an organization")
+    p.add_argument("--organization-id", required=True)
+    p.add_argument("--description", default="")
+    p.set_defaults(func=create_key)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,146 @@
+"""Typed tables holding our state. Wire shapes live in api/schemas; conversion in api/convert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from controlplane.db.base import Base, UtcDateTime, new_id, utcnow
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key; only a keyed hash of the secret key is stored."""
+
+    __tablename__ = "api_keys"
+
+    access_key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Operation(Base):
+    """One asynchronous job. The row is committed before its Celery message is published."""
+
+    __tablename__ = "operations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(64))
+    resource_type: Mapped[str] = mapped_column(String(32))
+    resource_id: Mapped[str] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    not_before: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+class Instance(Base):
+    __tablename__ = "instances"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
+    project_id: Mapped[str] = mapped_column(ForeignKey("projects.id"), index=True)
+    region: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    engine: Mapped[str] = mapped_column(String(64))
+    node_type: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_ha_cluster: Mapped[bool] = mapped_column(Boolean, default=False)
+    high_availability_mode: Mapped[str] = mapped_column(String(40), default="disabled")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    settings: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    init_settings: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    volume_type: Mapped[str] = mapped_column(String(16))
+    volume_size: Mapped[int] = mapped_column(BigInteger)
+    backup_schedule_frequency: Mapped[int] = mapped_column(Integer, default=24)
+    backup_schedule_retention: Mapped[int] = mapped_column(Integer, default=7)
+    backup_schedule_disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    backup_schedule_start_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    logs_max_age_retention: Mapped[int | None] = mapped_column(Integer, nullable=True, default=30)
+    logs_total_disk_retention: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    backup_same_region: Mapped[bool] = mapped_column(Boolean, default=False)
+    encryption_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    admin_user_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Password of the control plane's own superuser on the engine, encrypted (domain/secrets).
+    superuser_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+    endpoints: Mapped[list[Endpoint]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan", order_by="Endpoint.created_at"
+    )
+    nodes: Mapped[list[Node]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan", order_by="Node.name"
+    )
+
+
+class Endpoint(Base):
+    __tablename__ = "endpoints"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    read_replica_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # load_balancer | private_network | direct_access
+    ip: Mapped[str] = mapped_column(String(64))
+    port: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    instance: Mapped[Instance] = relationship(back_populates="endpoints")
+
+
+class Node(Base):
+    """One engine process (a container) of an instance: the main node, a standby or a replica."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (UniqueConstraint("instance_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    name: Mapped[str] = mapped_column(String(16))  # n1, n2, ...
+    role: Mapped[str] = mapped_column(String(16))  # primary | standby | replica
+    admin_port: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    instance: Mapped[Instance] = relationship(back_populates="nodes")
+
+
+class PortAllocation(Base):
+    """Host ports we hand out; the primary key makes two allocations of one port impossible."""
+
+    __tablename__ = "port_allocations"
+
+    port: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    owner_id: Mapped[str] = mapped_column(String(36), index=True)
+    purpose: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,15 @@
+"""The two-word retry vocabulary shared by workers and agents (after kopf)."""
+
+from __future__ import annotations
+
+
+class TemporaryError(Exception):
+    """Try again later: the world may change (a container still starting, Docker busy)."""
+
+    def __init__(self, message: str, delay: float = 5.0):
+        super().__init__(message)
+        self.delay = delay
+
+
+class PermanentError(Exception):
+    """Retrying cannot help; the operation fails with this message shown to the user."""

@@ -1,0 +1,136 @@
+"""Operation records: committed first, published after the commit, claimed with a lease.
+
+Every state change of an operation goes through ``claim``/``finish``/``reschedule`` here, with
+conditional updates so that two workers racing on one operation cannot both run it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from controlplane.db.base import utcnow
+from controlplane.db.models import Operation
+from controlplane.domain.states import OperationStatus, check_operation_transition
+
+PENDING, RUNNING = OperationStatus.PENDING.value, OperationStatus.RUNNING.value
+
+
+def record(
+    session: Session,
+    kind: str,
+    resource_type: str,
+    resource_id: str,
+    params: dict[str, Any] | None = None,
+) -> Operation:
+    op = Operation(
+        kind=kind,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        status=PENDING,
+        params=params or {},
+    )
+    session.add(op)
+    session.flush()
+    return op
+
+
+def mark_published(session: Session, operation_id: str, at: datetime | None = None) -> None:
+    session.execute(
+        update(Operation).where(Operation.id == operation_id).values(published_at=at or utcnow())
+    )
+
+
+def publish(session_factory: Any, operation_ids: list[str]) -> None:
+    """Publish committed operations; a failure here is repaired by the sweeper."""
+    from workers.celery_app import publish_operation
+
+    for op_id in operation_ids:
+        publish_operation(op_id)
+        with session_factory() as session:
+            mark_published(session, op_id)
+            session.commit()
+
+
+def claim(session: Session, operation_id: str, owner: str, lease_seconds: int) -> Operation | None:
+    """Take the lease if the operation is pending (and due) or its previous lease expired."""
+    now = utcnow()
+    result = session.execute(
+        update(Operation)
+        .where(
+            Operation.id == operation_id,
+            or_(
+                (Operation.status == PENDING)
+                & or_(Operation.not_before.is_(None), Operation.not_before <= now),
+                (Operation.status == RUNNING) & (Operation.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=RUNNING,
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            attempts=Operation.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(Operation, operation_id, populate_existing=True)
+
+
+def renew_lease(session: Session, operation_id: str, owner: str, lease_seconds: int) -> bool:
+    result = session.execute(
+        update(Operation)
+        .where(Operation.id == operation_id, Operation.lease_owner == owner)
+        .where(Operation.status == RUNNING)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+    )
+    session.commit()
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def finish(session: Session, op: Operation, status: OperationStatus, error: str | None) -> None:
+    check_operation_transition(op.status, status)
+    op.status = status.value
+    op.error = error
+    op.finished_at = utcnow()
+    op.lease_owner = None
+    op.lease_expires_at = None
+
+
+def reschedule(session: Session, op: Operation, delay: float, error: str) -> None:
+    check_operation_transition(op.status, OperationStatus.PENDING)
+    now = utcnow()
+    op.status = PENDING
+    op.error = error
+    op.not_before = now + timedelta(seconds=delay)
+    op.published_at = now
+    op.lease_owner = None
+    op.lease_expires_at = None
+
+
+def due_for_publication(session: Session, republish_after: float) -> list[str]:
+    """Operations committed but never picked up, or whose worker died (lease expired)."""
+    now = utcnow()
+    stale = now - timedelta(seconds=republish_after)
+    pending_lost = (
+        (Operation.status == PENDING)
+        & or_(Operation.published_at.is_(None), Operation.published_at < stale)
+        & or_(Operation.not_before.is_(None), Operation.not_before <= now)
+    )
+    abandoned = (Operation.status == RUNNING) & (Operation.lease_expires_at < now)
+    rows = session.scalars(select(Operation.id).where(or_(pending_lost, abandoned))).all()
+    return list(rows)
+
+
+def latest_for(session: Session, resource_id: str) -> Operation | None:
+    return session.scalar(
+        select(Operation)
+        .where(Operation.resource_id == resource_id)
+        .order_by(Operation.created_at.desc())
+        .limit(1)
+    )

@@ -1,0 +1,82 @@
+"""Organizations, projects and API keys: who a request is, and what it may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from controlplane.db.models import ApiKey, Organization, Project
+from controlplane.domain.errors import DeniedAuthentication, PermissionsDenied
+from controlplane.secrets import hash_secret_key, new_access_key, new_secret_key
+
+
+@dataclass(frozen=True)
+class Principal:
+    access_key: str
+    organization_id: str
+    project_ids: frozenset[str]
+    default_project_id: str | None
+
+    def require_project(self, project_id: str) -> None:
+        if project_id not in self.project_ids:
+            raise PermissionsDenied(resource=f"project:{project_id}", action="write")
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    access_key: str
+    secret_key: str
+    organization_id: str
+
+
+def authenticate(session: Session, token: str | None) -> Principal:
+    if not token:
+        raise DeniedAuthentication("invalid_argument")
+    key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret_key(token)))
+    if key is None:
+        raise DeniedAuthentication("not_found")
+    projects = session.scalars(
+        select(Project).where(Project.organization_id == key.organization_id).order_by(
+            Project.created_at
+        )
+    ).all()
+    return Principal(
+        access_key=key.access_key,
+        organization_id=key.organization_id,
+        project_ids=frozenset(p.id for p in projects),
+        default_project_id=projects[0].id if projects else None,
+    )
+
+
+def create_organization(session: Session, name: str) -> Organization:
+    org = Organization(name=name)
+    session.add(org)
+    session.flush()
+    return org
+
+
+def create_project(session: Session, organization_id: str, name: str) -> Project:
+    if session.get(Organization, organization_id) is None:
+        raise ValueError(f"organization {organization_id} does not exist")
+    project = Project(organization_id=organization_id, name=name)
+    session.add(project)
+    session.flush()
+    return project
+
+
+def issue_api_key(session: Session, organization_id: str, description: str = "") -> IssuedKey:
+    """Creates a key; the secret key is returned once and only its hash is kept."""
+    if session.get(Organization, organization_id) is None:
+        raise ValueError(f"organization {organization_id} does not exist")
+    secret = new_secret_key()
+    key = ApiKey(
+        access_key=new_access_key(),
+        secret_hash=hash_secret_key(secret),
+        organization_id=organization_id,
+        description=description,
+    )
+    session.add(key)
+    session.flush()
+    return IssuedKey(key.access_key, secret, organization_id)

@@ -1,0 +1,65 @@
+"""Every tunable of the control plane, read once from the environment (prefix ``DBAAS_``)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_ENCRYPTION_KEY = "dev-only-insecure-key-change-me"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DBAAS_", extra="ignore")
+
+    dev_mode: bool = True
+    state_dir: Path = PROJECT_ROOT / ".var"
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "DBAAS_DATABASE_URL")
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=AliasChoices("REDIS_URL", "DBAAS_REDIS_URL"),
+    )
+    encryption_key: str = DEV_ENCRYPTION_KEY
+
+    regions: list[str] = ["fr-par"]
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+
+    # Where users reach database endpoints (host ports are published on this address).
+    advertise_address: str = "127.0.0.1"
+    publish_address: str = "127.0.0.1"
+    endpoint_port_min: int = 20000
+    endpoint_port_max: int = 29999
+    # Node ports the control plane itself uses to reach engines (never advertised).
+    admin_port_min: int = 30000
+    admin_port_max: int = 39999
+
+    # Operations: how long a worker holds an operation, when the sweeper republishes.
+    operation_lease_seconds: int = 600
+    sweeper_interval_seconds: float = 10.0
+    republish_after_seconds: float = 30.0
+    reconcile_interval_seconds: float = 15.0
+    max_operation_attempts: int = 5
+
+    # Resource naming and limits on the Docker side.
+    resource_prefix: str = "dbaas"
+    loop_volumes: bool = True
+    host_cpu_reserve: float = 0.0
+
+    @model_validator(mode="after")
+    def _defaults_and_safety(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.state_dir / 'dbaas.sqlite3'}"
+        if not self.dev_mode and self.encryption_key == DEV_ENCRYPTION_KEY:
+            raise ValueError("DBAAS_ENCRYPTION_KEY must be set when DBAAS_DEV_MODE is false")
+        return self
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()

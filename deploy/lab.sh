@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Lab bootstrap: a Docker engine, Redis, the engine images and the Python environment.
+# Idempotent and fast when nothing changed. Honors DOCKER_HOST and REDIS_URL when set.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+STATE="${DBAAS_STATE_DIR:-$ROOT/.var}"
+mkdir -p "$STATE/log"
+log() { printf '[lab] %s\n' "$*"; }
+die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
+
+APT_UPDATED=0
+apt_install() {
+  [ "$(id -u)" = 0 ] || die "need root to install $* (or provide it yourself)"
+  command -v apt-get >/dev/null || die "no apt-get: install $* yourself"
+  if [ "$APT_UPDATED" = 0 ]; then apt-get update -qq; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+docker_answers() { timeout 10 docker info >/dev/null 2>&1; }
+
+ensure_docker() {
+  if docker_answers; then log "docker: engine answers"; return; fi
+  if [ -n "${DOCKER_HOST:-}" ]; then die "DOCKER_HOST=$DOCKER_HOST does not answer"; fi
+  command -v dockerd >/dev/null || { log "docker: installing docker.io"; apt_install docker.io; }
+  command -v docker >/dev/null || die "no docker client"
+  [ "$(id -u)" = 0 ] || die "no Docker engine answers and starting dockerd needs root"
+  log "docker: starting dockerd"
+  # Small /24 subnets from a large pool: one network per instance, hundreds of instances.
+  nohup dockerd --default-address-pool base=172.30.0.0/16,size=24 \
+    >"$STATE/log/dockerd.log" 2>&1 &
+  for _ in $(seq 1 60); do docker_answers && { log "docker: engine answers"; return; }; sleep 1; done
+  die "dockerd did not answer within 60 s (see $STATE/log/dockerd.log)"
+}
+
+ensure_redis() {
+  if [ -n "${REDIS_URL:-}" ]; then log "redis: using REDIS_URL"; return; fi
+  command -v redis-server >/dev/null || { log "redis: installing redis-server"; apt_install redis-server; }
+  if redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG; then
+    log "redis: answers on 127.0.0.1:6379"; return
+  fi
+  redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save '' --appendonly no \
+    --logfile "$STATE/log/redis.log"
+  for _ in $(seq 1 30); do
+    redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null | grep -q PONG && { log "redis: started"; return; }
+    sleep 0.5
+  done
+  die "redis-server did not answer"
+}
+
+ensure_host_tools() {
+  local missing=()
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+  command -v losetup >/dev/null || missing+=(mount)
+  command -v curl >/dev/null || missing+=(curl)
+  if [ "${#missing[@]}" -gt 0 ]; then log "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
+}
+
+ensure_venv() {
+  local venv="$ROOT/.venv" stamp
+  stamp="$(sha256sum "$ROOT/pyproject.toml" | cut -c1-16)"
+  if [ -x "$venv/bin/python" ] && [ "$(cat "$venv/.dbaas-stamp" 2>/dev/null)" = "$stamp" ]; then
+    log "python: venv up to date"; return
+  fi
+  command -v python3 >/dev/null || apt_install python3 python3-venv
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  log "python: installing the project and its dependencies"
+  "$venv/bin/pip" install -q --disable-pip-version-check -e "$ROOT[dev]"
+  echo "$stamp" >"$venv/.dbaas-stamp"
+}
+
+ensure_host_tools
+ensure_docker
+ensure_redis
+ensure_venv
+"$ROOT/deploy/images/build.sh"

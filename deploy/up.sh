@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One command: lab bootstrap, migrations, then the API, a Celery worker and Celery beat.
+# Running it again restarts the three processes on the current code.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$ROOT/deploy/lab.sh"
+cd "$ROOT"
+export DBAAS_STATE_DIR="${DBAAS_STATE_DIR:-$ROOT/.var}"
+RUN="$DBAAS_STATE_DIR/run"; LOG="$DBAAS_STATE_DIR/log"
+mkdir -p "$RUN" "$LOG"
+HOST="${DBAAS_API_HOST:-127.0.0.1}"; PORT="${DBAAS_API_PORT:-8080}"
+BIN="$ROOT/.venv/bin"
+
+"$ROOT/deploy/down.sh" >/dev/null
+"$BIN/dbaas" migrate
+start() {  # name, command...
+  local name="$1"; shift
+  nohup "$@" >>"$LOG/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+start api "$BIN/uvicorn" controlplane.main:create_app --factory --host "$HOST" --port "$PORT"
+start worker "$BIN/celery" -A workers.app worker --loglevel INFO --pool threads --concurrency 8 -n "worker@%h"
+start beat "$BIN/celery" -A workers.app beat --loglevel INFO -s "$RUN/celerybeat-schedule"
+
+for _ in $(seq 1 60); do
+  curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+curl -fsS "http://$HOST:$PORT/healthz" >/dev/null || { tail -20 "$LOG/api.log"; exit 1; }
+"$BIN/dbaas" bootstrap --api-url "http://$HOST:$PORT"
+echo
+echo "API: http://$HOST:$PORT/rdb/v1/regions/fr-par/instances"
+echo "Logs: $LOG   Stop: deploy/down.sh"
+echo "Use the key: export SCW_CONFIG_PATH=$DBAAS_STATE_DIR/credentials.yaml (scw CLI / SDK)"

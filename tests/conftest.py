@@ -1,0 +1,62 @@
+"""Shared fixtures: an isolated state dir, a migrated metadata store, the real Redis, real processes.
+
+The whole session runs against one temporary SQLite file and Redis database 15; the API and
+Celery worker are real subprocesses that inherit this environment.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.support import processes, tenants
+
+_STATE = Path(tempfile.mkdtemp(prefix="dbaas-test-"))
+TEST_ENV = {
+    "DBAAS_STATE_DIR": str(_STATE),
+    "DATABASE_URL": f"sqlite:///{_STATE / 'dbaas.sqlite3'}",
+    "REDIS_URL": os.environ.get("DBAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+    "DBAAS_RESOURCE_PREFIX": "dbaast",
+    "DBAAS_SWEEPER_INTERVAL_SECONDS": "2",
+    "DBAAS_REPUBLISH_AFTER_SECONDS": "5",
+    "DBAAS_RECONCILE_INTERVAL_SECONDS": "5",
+}
+os.environ.update(TEST_ENV)
+
+
+@pytest.fixture(scope="session")
+def migrated_db() -> str:
+    from controlplane.cli import migrate
+    from controlplane.settings import get_settings
+
+    get_settings.cache_clear()
+    redis.Redis.from_url(TEST_ENV["REDIS_URL"]).flushdb()
+    migrate(None)  # type: ignore[arg-type]
+    return TEST_ENV["DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
+def api_url(migrated_db: str) -> Iterator[str]:
+    with processes.api_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def worker(migrated_db: str) -> Iterator[processes.Worker]:
+    with processes.celery_worker() as w:
+        yield w
+
+
+@pytest.fixture(scope="session")
+def tenant(migrated_db: str) -> tenants.Tenant:
+    return tenants.new_tenant("tests")
+
+
+@pytest.fixture(scope="session")
+def other_tenant(migrated_db: str) -> tenants.Tenant:
+    return tenants.new_tenant("other")

@@ -1,0 +1,40 @@
+"""The Celery application: JSON messages that carry ids only, acked after the work is done."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from celery import Celery
+
+from controlplane.settings import get_settings
+
+RUN_OPERATION = "dbaas.run_operation"
+SWEEP = "dbaas.sweep"
+RECONCILE = "dbaas.reconcile"
+
+
+@cache
+def get_celery() -> Celery:
+    settings = get_settings()
+    app = Celery("dbaas", broker=settings.redis_url, include=["workers.tasks"])
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_backend=None,
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": 3600},
+        worker_hijack_root_logger=False,
+        beat_schedule={
+            "sweep": {"task": SWEEP, "schedule": settings.sweeper_interval_seconds},
+            "reconcile": {"task": RECONCILE, "schedule": settings.reconcile_interval_seconds},
+        },
+    )
+    return app
+
+
+def publish_operation(operation_id: str, countdown: float | None = None) -> None:
+    get_celery().send_task(RUN_OPERATION, args=[operation_id], countdown=countdown)

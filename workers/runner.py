@@ -1,0 +1,131 @@
+"""Run one operation: claim its lease, keep it alive, dispatch to the handler, record the result."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from controlplane.db.models import Operation
+from controlplane.domain.failures import PermanentError, TemporaryError
+from controlplane.domain.states import OperationStatus
+from controlplane.services import operations
+from controlplane.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+# Leases are short and renewed while the handler runs, so a killed worker frees its operation fast.
+LEASE_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class OperationContext:
+    operation_id: str
+    kind: str
+    resource_id: str
+    params: dict[str, object]
+    attempt: int
+    sessions: sessionmaker[Session]
+
+
+Handler = Callable[[OperationContext], None]
+FailureHook = Callable[[OperationContext, str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # succeeded | failed | retry | skipped
+    delay: float = 0.0
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class _LeaseKeeper(threading.Thread):
+    def __init__(self, sessions: sessionmaker[Session], op_id: str, owner: str):
+        super().__init__(daemon=True, name=f"lease-{op_id[:8]}")
+        self._sessions, self._op_id, self._owner = sessions, op_id, owner
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(LEASE_SECONDS / 3):
+            with self._sessions() as session:
+                operations.renew_lease(session, self._op_id, self._owner, LEASE_SECONDS)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+def run_operation(
+    sessions: sessionmaker[Session],
+    operation_id: str,
+    handlers: dict[str, Handler],
+    failure_hooks: dict[str, FailureHook],
+) -> Outcome:
+    owner = worker_identity()
+    with sessions() as session:
+        op = operations.claim(session, operation_id, owner, LEASE_SECONDS)
+        if op is None:
+            return Outcome("skipped")
+        ctx = OperationContext(op.id, op.kind, op.resource_id, dict(op.params), op.attempts, sessions)
+
+    max_attempts = get_settings().max_operation_attempts
+    keeper = _LeaseKeeper(sessions, operation_id, owner)
+    keeper.start()
+    try:
+        handler = handlers.get(ctx.kind)
+        if handler is None:
+            raise PermanentError(f"unknown operation kind {ctx.kind!r}")
+        handler(ctx)
+    except TemporaryError as exc:
+        if ctx.attempt < max_attempts:
+            return _reschedule(sessions, ctx, exc.delay, str(exc))
+        return _fail(sessions, ctx, failure_hooks, f"gave up after {ctx.attempt} attempts: {exc}")
+    except PermanentError as exc:
+        return _fail(sessions, ctx, failure_hooks, str(exc))
+    except Exception as exc:  # an unexpected bug or outage: retry with backoff, then give up
+        log.exception("operation %s (%s) raised", ctx.operation_id, ctx.kind)
+        if ctx.attempt < max_attempts:
+            return _reschedule(sessions, ctx, 5.0 * ctx.attempt, f"{type(exc).__name__}: {exc}")
+        return _fail(sessions, ctx, failure_hooks, f"{type(exc).__name__}: {exc}")
+    finally:
+        keeper.stop()
+    with sessions() as session:
+        op = session.get(Operation, operation_id)
+        assert op is not None
+        operations.finish(session, op, OperationStatus.SUCCEEDED, None)
+        session.commit()
+    return Outcome("succeeded")
+
+
+def _reschedule(sessions: sessionmaker[Session], ctx: OperationContext, delay: float, error: str) -> Outcome:
+    with sessions() as session:
+        op = session.get(Operation, ctx.operation_id)
+        assert op is not None
+        operations.reschedule(session, op, delay, error)
+        session.commit()
+    return Outcome("retry", delay)
+
+
+def _fail(
+    sessions: sessionmaker[Session],
+    ctx: OperationContext,
+    failure_hooks: dict[str, FailureHook],
+    message: str,
+) -> Outcome:
+    hook = failure_hooks.get(ctx.kind)
+    if hook is not None:
+        hook(ctx, message)
+    with sessions() as session:
+        op = session.get(Operation, ctx.operation_id)
+        assert op is not None
+        operations.finish(session, op, OperationStatus.FAILED, message)
+        session.commit()
+    return Outcome("failed")
