@@ -1,9 +1,70 @@
-"""Periodic checks that compare what runs with what we claim."""
+"""Periodic reconcile: compare what runs with what we claim, and start healing when they differ.
+
+The decision (``diagnose``) is pure; observing Docker and the engine happens around it.
+"""
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.db.models import Instance, Operation
+from controlplane.domain.states import InstanceStatus, OperationStatus
+from controlplane.services import operations
+from workers import docker_driver, instance_jobs, naming
 
-def reconcile_all(sessions: sessionmaker[Session]) -> None:
-    """Filled in by the instance lifecycle (see workers/health.py)."""
+log = logging.getLogger(__name__)
+
+
+def diagnose(container_states: dict[str, str | None]) -> str | None:
+    """A readable reason when a part of the instance is not running, else None."""
+    problems = [
+        f"{part} {'is missing' if state is None else f'is {state}'}"
+        for part, state in sorted(container_states.items())
+        if state != "running"
+    ]
+    return "; ".join(problems) or None
+
+
+def observe(instance: Instance) -> dict[str, str | None]:
+    states = {
+        node.name: docker_driver.container_state(naming.node_container(instance.id, node.name))
+        for node in instance.nodes
+    }
+    if any(e.kind == "load_balancer" for e in instance.endpoints):
+        states["load balancer"] = docker_driver.container_state(naming.lb_container(instance.id))
+    return states
+
+
+def _has_open_operation(session: Session, instance_id: str) -> bool:
+    open_statuses = (OperationStatus.PENDING.value, OperationStatus.RUNNING.value)
+    return (
+        session.scalar(
+            select(Operation.id).where(
+                Operation.resource_id == instance_id, Operation.status.in_(open_statuses)
+            ).limit(1)
+        )
+        is not None
+    )
+
+
+def reconcile_all(sessions: sessionmaker[Session]) -> list[str]:
+    """Ready instances with a stopped or vanished part go to ``autohealing`` with a heal job."""
+    healing: list[str] = []
+    with sessions() as session:
+        ready = session.scalars(
+            select(Instance).where(Instance.status == InstanceStatus.READY.value)
+        ).all()
+        for instance in ready:
+            reason = diagnose(observe(instance))
+            if reason is None or _has_open_operation(session, instance.id):
+                continue
+            log.warning("instance %s: %s; healing", instance.id, reason)
+            instance_jobs.set_status(session, instance, InstanceStatus.AUTOHEALING, reason)
+            healing.append(operations.record(session, "heal_instance", "instance", instance.id).id)
+        session.commit()
+    if healing:
+        operations.publish(sessions, healing)
+    return healing

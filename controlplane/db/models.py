@@ -141,6 +141,6 @@ class PortAllocation(Base):
     __tablename__ = "port_allocations"
 
     port: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    owner_id: Mapped[str] = mapped_column(String(36), index=True)
+    owner_id: Mapped[str] = mapped_column(String(64), index=True)
     purpose: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -6,6 +6,7 @@ conditional updates so that two workers racing on one operation cannot both run 
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from controlplane.db.base import utcnow
 from controlplane.db.models import Operation
 from controlplane.domain.states import OperationStatus, check_operation_transition
 
+log = logging.getLogger(__name__)
 PENDING, RUNNING = OperationStatus.PENDING.value, OperationStatus.RUNNING.value
 
 
@@ -53,6 +55,15 @@ def publish(session_factory: Any, operation_ids: list[str]) -> None:
         with session_factory() as session:
             mark_published(session, op_id)
             session.commit()
+
+
+def publish_after_commit(session_factory: Any, operation_ids: list[str | None]) -> None:
+    """Called by the API once the operation is committed. If the broker is down the request
+    still succeeds: the sweeper publishes the operation later."""
+    try:
+        publish(session_factory, [op_id for op_id in operation_ids if op_id])
+    except Exception:  # noqa: BLE001 - any broker failure is repaired by the sweeper
+        log.warning("publishing %s failed; the sweeper will retry", operation_ids, exc_info=True)
 
 
 def claim(session: Session, operation_id: str, owner: str, lease_seconds: int) -> Operation | None:

@@ -51,7 +51,7 @@ def upgrade() -> None:
     )
     op.create_table('port_allocations',
     sa.Column('port', sa.Integer(), autoincrement=False, nullable=False),
-    sa.Column('owner_id', sa.String(length=36), nullable=False),
+    sa.Column('owner_id', sa.String(length=64), nullable=False),
     sa.Column('purpose', sa.String(length=32), nullable=False),
     sa.Column('created_at', controlplane.db.base.UtcDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('port', name=op.f('pk_port_allocations'))

@@ -78,7 +78,8 @@ class Worker:
         log = _log_file("worker").open("ab")
         proc = subprocess.Popen(
             [str(BIN / "celery"), "-A", "workers.app", "worker", "--loglevel", "INFO",
-             "--concurrency", "4", "--pool", "threads", "-n", f"test{len(self.procs)}@%h"],
+             "--concurrency", "4", "--pool", "threads", "-n", f"test{len(self.procs)}@%h",
+             "-B", "-s", str(_log_file("beat").with_suffix(".schedule"))],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.procs.append(proc)

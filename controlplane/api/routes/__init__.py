@@ -1,13 +1,13 @@
-"""Every router of the API, mounted under the RDB v1 prefix."""
+"""Every router of the API."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
-from controlplane.api.routes import health
-
-RDB_PREFIX = "/rdb/v1/regions/{region}"
+from controlplane.api.routes import catalog, health, instances
 
 
 def register_routes(app: FastAPI) -> None:
     app.include_router(health.router)
+    app.include_router(catalog.router)
+    app.include_router(instances.router)

@@ -1,0 +1,121 @@
+"""PostgreSQL agent: bootstrap, admin user, configuration, health."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+import psycopg
+
+from agents import passwords
+from agents.base import (
+    DEFAULT_DATABASE,
+    Connection,
+    EngineAgent,
+    FileSpec,
+    NodeRuntime,
+    ServerSetting,
+)
+from agents.postgres import conf, sql
+from controlplane.domain.failures import PermanentError, TemporaryError
+
+
+@contextmanager
+def connect(c: Connection, dbname: str = "postgres", timeout: float = 5) -> Iterator[psycopg.Connection]:
+    try:
+        with psycopg.connect(
+            host=c.host, port=c.port, user=c.user, password=c.password, dbname=dbname,
+            connect_timeout=max(1, int(timeout)), autocommit=True,
+        ) as connection:
+            yield connection
+    except psycopg.OperationalError as exc:
+        raise TemporaryError(f"PostgreSQL not reachable: {exc}".strip()) from exc
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise PermanentError(f"PostgreSQL refused: {exc}") from exc
+
+
+class PostgresAgent(EngineAgent):
+    family = "postgresql"
+
+    def runtime(self, major_version: str) -> NodeRuntime:
+        return NodeRuntime(
+            data_mount=conf.BASE,
+            uid=conf.PG_UID,
+            gid=conf.PG_GID,
+            user="postgres",
+            port=5432,
+            server_command=["postgres", "-D", conf.data_dir(major_version)],
+            init_command=["sh", f"{conf.BASE}/{conf.INIT_DIR}/init.sh"],
+            stop_signal="SIGINT",  # fast shutdown; SIGTERM waits for clients
+            stop_timeout=60,
+        )
+
+    def init_files(
+        self, major_version: str, superuser_password: str, init_settings: Mapping[str, str]
+    ) -> dict[str, FileSpec]:
+        own = {"uid": conf.PG_UID, "gid": conf.PG_GID}
+        return {
+            f"{conf.INIT_DIR}/init.sh": FileSpec(
+                conf.init_script(major_version, init_settings).encode(), 0o700, **own
+            ),
+            f"{conf.INIT_DIR}/pwfile": FileSpec(superuser_password.encode(), 0o600, **own),
+            f"{conf.INIT_DIR}/pg_hba.conf": FileSpec(conf.HBA.encode(), 0o600, **own),
+        }
+
+    def config_files(
+        self, major_version: str, settings: list[ServerSetting], memory_bytes: int
+    ) -> dict[str, FileSpec]:
+        base = f"{conf.rel_data_dir(major_version)}/conf.d"
+        own = {"uid": conf.PG_UID, "gid": conf.PG_GID}
+        return {
+            f"{base}/00-dbaas.conf": FileSpec(conf.base_conf(memory_bytes).encode(), 0o600, **own),
+            f"{base}/10-settings.conf": FileSpec(
+                conf.settings_conf(settings).encode(), 0o600, **own
+            ),
+        }
+
+    def password_verifier(self, user: str, password: str) -> str:
+        return passwords.scram_sha256(password)
+
+    def wait_ready(self, conn: Connection, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with connect(conn, timeout=2) as c:
+                    c.execute("SELECT 1")
+                    return
+            except TemporaryError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.3)
+
+    def ensure_admin(self, conn: Connection, user: str, verifier: str, database: str) -> None:
+        with connect(conn) as c:
+            if c.execute(sql.role_exists(), [user]).fetchone():
+                c.execute(sql.set_role_password(user, verifier))
+            else:
+                c.execute(sql.create_admin_role(user, verifier))
+            c.execute(sql.grant_monitoring(user))
+            if not c.execute(sql.database_exists(), [database]).fetchone():
+                c.execute(sql.create_database(database))
+            c.execute(sql.grant_database(database, user))
+        with connect(conn, dbname=database) as c:
+            c.execute(sql.grant_public_schema(user))
+
+    def ensure_database(self, conn: Connection) -> None:
+        with connect(conn) as c:
+            if not c.execute(sql.database_exists(), [DEFAULT_DATABASE]).fetchone():
+                c.execute(sql.create_database(DEFAULT_DATABASE))
+
+    def reload(self, conn: Connection) -> None:
+        with connect(conn) as c:
+            c.execute("SELECT pg_reload_conf()")
+
+    def is_healthy(self, conn: Connection) -> bool:
+        try:
+            with connect(conn, timeout=3) as c:
+                c.execute("SELECT 1")
+            return True
+        except TemporaryError:
+            return False

@@ -1,0 +1,71 @@
+"""ORM rows -> wire schemas, one function per resource."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from controlplane.api.schemas import endpoints as ep
+from controlplane.api.schemas import instances as wire
+from controlplane.api.schemas.common import EncryptionAtRest, InstanceSetting
+from controlplane.api.schemas.engines import upgradable_version_from_catalog
+from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
+from controlplane.db.models import Endpoint, Instance
+
+
+def endpoint(row: Endpoint) -> ep.Endpoint:
+    kinds: dict[str, object] = {}
+    if row.kind == "load_balancer":
+        kinds["load_balancer"] = ep.EndpointLoadBalancerDetails()
+    elif row.kind == "direct_access":
+        kinds["direct_access"] = ep.EndpointDirectAccessDetails()
+    else:
+        kinds["private_network"] = ep.EndpointPrivateNetworkDetails(**row.details)
+    return ep.Endpoint(id=row.id, ip=row.ip, port=row.port, name=row.name, **kinds)  # type: ignore[arg-type]
+
+
+def _backup_schedule(row: Instance) -> wire.BackupSchedule:
+    next_run = None
+    if not row.backup_schedule_disabled:
+        next_run = row.created_at + timedelta(hours=row.backup_schedule_frequency)
+    return wire.BackupSchedule(
+        frequency=row.backup_schedule_frequency,
+        retention=row.backup_schedule_retention,
+        disabled=row.backup_schedule_disabled,
+        next_run_at=next_run,
+    )
+
+
+def instance(row: Instance) -> wire.Instance:
+    endpoints = [endpoint(e) for e in row.endpoints if e.read_replica_id is None]
+    load_balancer = next((e for e in endpoints if e.load_balancer is not None), None)
+    version = find_engine_version(load_catalog(), row.engine)
+    upgrades = [upgradable_version_from_catalog(v) for v in upgradable_versions(load_catalog(), version)] if version else []
+    return wire.Instance(
+        id=row.id,
+        name=row.name,
+        organization_id=row.organization_id,
+        project_id=row.project_id,
+        status=row.status,  # type: ignore[arg-type]
+        engine=row.engine,
+        upgradable_version=upgrades,
+        endpoint=load_balancer,
+        tags=list(row.tags),
+        settings=[InstanceSetting(**s) for s in row.settings],
+        backup_schedule=_backup_schedule(row),
+        is_ha_cluster=row.is_ha_cluster,
+        high_availability_mode=row.high_availability_mode,  # type: ignore[arg-type]
+        read_replicas=[],
+        node_type=row.node_type,
+        volume=wire.Volume(volume_type=row.volume_type, size=row.volume_size),  # type: ignore[arg-type]
+        init_settings=[InstanceSetting(**s) for s in row.init_settings],
+        endpoints=endpoints,
+        logs_policy=wire.LogsPolicy(
+            max_age_retention=row.logs_max_age_retention,
+            total_disk_retention=row.logs_total_disk_retention,
+        ),
+        backup_same_region=row.backup_same_region,
+        maintenances=[],
+        encryption=EncryptionAtRest(enabled=row.encryption_enabled),
+        created_at=row.created_at,
+        region=row.region,
+    )

@@ -1,0 +1,85 @@
+"""Instances: list, create, get, update, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from controlplane.api import convert
+from controlplane.api.body import parse
+from controlplane.api.deps import PrincipalDep, RegionDep, SessionDep
+from controlplane.api.schemas.common import to_wire
+from controlplane.api.schemas.instances import (
+    CreateInstanceRequest,
+    ListInstancesResponse,
+    UpdateInstanceRequest,
+)
+from controlplane.db.session import session_factory
+from controlplane.services import instances as service
+from controlplane.services.operations import publish_after_commit
+
+router = APIRouter(prefix="/rdb/v1/regions/{region}")
+
+
+@router.get("/instances")
+def list_instances(
+    session: SessionDep,
+    principal: PrincipalDep,
+    region: RegionDep,
+    tags: Annotated[list[str] | None, Query()] = None,
+    name: str | None = None,
+    order_by: str = "created_at_asc",
+    organization_id: str | None = None,
+    project_id: str | None = None,
+    has_maintenances: bool | None = None,
+    page: int = 1,
+    page_size: int | None = None,
+) -> dict[str, Any]:
+    result = service.list_instances(
+        session, principal, region, name=name or None, tags=[t for t in tags or [] if t],
+        project_id=project_id or None, organization_id=organization_id or None,
+        has_maintenances=has_maintenances, order_by=order_by or "created_at_asc",
+        page=page, page_size=page_size,
+    )
+    return to_wire(
+        ListInstancesResponse(
+            instances=[convert.instance(i) for i in result.items], total_count=result.total_count
+        )
+    )
+
+
+@router.post("/instances")
+async def create_instance(
+    request: Request, session: SessionDep, principal: PrincipalDep, region: RegionDep
+) -> dict[str, Any]:
+    body = await parse(request, CreateInstanceRequest)
+    instance, op_id = service.create(session, principal, region, body)
+    publish_after_commit(session_factory(), [op_id])
+    return to_wire(convert.instance(instance))
+
+
+@router.get("/instances/{instance_id}")
+def get_instance(
+    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+) -> dict[str, Any]:
+    return to_wire(convert.instance(service.get(session, principal, region, instance_id)))
+
+
+@router.patch("/instances/{instance_id}")
+async def update_instance(
+    instance_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
+    region: RegionDep,
+) -> dict[str, Any]:
+    body = await parse(request, UpdateInstanceRequest)
+    instance = service.update(session, principal, region, instance_id, body)
+    return to_wire(convert.instance(instance))
+
+
+@router.delete("/instances/{instance_id}")
+def delete_instance(
+    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+) -> dict[str, Any]:
+    instance, op_id = service.delete(session, principal, region, instance_id)
+    publish_after_commit(session_factory(), [op_id])
+    return to_wire(convert.instance(instance))

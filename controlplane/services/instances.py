@@ -1,0 +1,254 @@
+"""Instance use cases: validate, lock, check the transition, record, then enqueue after commit."""
+
+from __future__ import annotations
+
+import secrets as pysecrets
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from agents.registry import agent_for
+from controlplane import secrets
+from controlplane.api.schemas.instances import CreateInstanceRequest, UpdateInstanceRequest
+from controlplane.catalog import (
+    find_engine_version,
+    find_node_type,
+    load_catalog,
+    validate_settings,
+    validate_volume,
+)
+from controlplane.catalog.volumes import effective_volume_size
+from controlplane.db.models import Instance
+from controlplane.domain import rules
+from controlplane.domain.arguments import ArgumentError, Reason
+from controlplane.domain.errors import InvalidArguments, NotFound, OutOfStock, TransientState
+from controlplane.domain.states import (
+    InstanceStatus,
+    InvalidTransition,
+    check_instance_transition,
+    instance_is_transient,
+)
+from controlplane.services import capacity, operations
+from controlplane.services.tenancy import Principal
+from controlplane.settings import get_settings
+
+LIST_ORDERS = {"created_at_asc", "created_at_desc", "name_asc", "name_desc", "region",
+               "status_asc", "status_desc", "status"}
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Instance]
+    total_count: int
+
+
+def _err(argument: str, message: str, reason: str = Reason.CONSTRAINT) -> ArgumentError:
+    return ArgumentError(argument, reason, message)
+
+
+def _creation_errors(req: CreateInstanceRequest) -> list[ArgumentError]:
+    """Everything about a create request that can be wrong, checked before touching anything."""
+    catalog = load_catalog()
+    errors: list[ArgumentError] = []
+    version = find_engine_version(catalog, req.engine)
+    if version is None or version.disabled:
+        names = ", ".join(v.name for e in catalog.engines for v in e.versions if not v.disabled)
+        errors.append(_err("engine", f"unknown engine {req.engine!r}; available: {names}"))
+    node_type = find_node_type(catalog, req.node_type)
+    if node_type is None or node_type.disabled:
+        errors.append(_err("node_type", f"unknown node type {req.node_type!r}"))
+    errors += rules.name_errors(req.name) if req.name else []
+    errors += rules.tags_errors(req.tags)
+    if req.user_name or req.password:
+        family = version.family.value if version else "postgresql"
+        errors += rules.user_name_errors(req.user_name, family)
+        errors += rules.password_errors(req.password)
+    if node_type is not None:
+        errors += validate_volume(node_type, req.volume_type, req.volume_size)
+    if version is not None:
+        errors += validate_settings(version, [(s.name, s.value) for s in req.init_settings], init=True)
+    if req.is_ha_cluster or req.high_availability_mode in ("single_zone", "multiple_zone"):
+        errors.append(_err("is_ha_cluster", "high availability is not offered by this deployment yet"))
+    if req.encryption is not None and req.encryption.enabled:
+        errors.append(_err("encryption.enabled", "encryption at rest is not available on this host"))
+    for i, spec in enumerate(req.init_endpoints or []):
+        if spec.private_network is not None:
+            errors.append(_err(f"init_endpoints.{i}.private_network",
+                               "private networks are not available on this host; use load_balancer"))
+    return errors
+
+
+def create(session: Session, principal: Principal, region: str, req: CreateInstanceRequest) -> tuple[Instance, str]:
+    project_id = req.project_id or req.organization_id or principal.default_project_id
+    if project_id is None:
+        raise InvalidArguments.one("project_id", "project_id is required", Reason.REQUIRED)
+    principal.require_project(project_id)
+    errors = _creation_errors(req)
+    if errors:
+        raise InvalidArguments(errors)
+    catalog = load_catalog()
+    version = find_engine_version(catalog, req.engine)
+    node_type = find_node_type(catalog, req.node_type)
+    assert version is not None and node_type is not None
+    from workers.topology import host_memory_bytes
+
+    host_mem = host_memory_bytes()
+    used = capacity.committed_memory(session, catalog, host_mem)
+    if capacity.stock_status(node_type, used, host_mem) == "out_of_stock":
+        raise OutOfStock(node_type.name)
+
+    instance = Instance(
+        organization_id=principal.organization_id,
+        project_id=project_id,
+        region=region,
+        name=req.name or f"ins-{pysecrets.token_hex(4)}",
+        engine=version.name,
+        node_type=node_type.name,
+        status=InstanceStatus.PROVISIONING.value,
+        is_ha_cluster=False,
+        high_availability_mode="disabled",
+        tags=list(req.tags),
+        settings=[],
+        init_settings=[{"name": s.name, "value": s.value} for s in req.init_settings],
+        volume_type=req.volume_type,
+        volume_size=effective_volume_size(node_type, req.volume_type, req.volume_size),
+        backup_schedule_disabled=req.disable_backup,
+        backup_same_region=req.backup_same_region,
+        encryption_enabled=False,
+        admin_user_name=req.user_name or None,
+        superuser_secret=secrets.encrypt(secrets.new_password()),
+    )
+    session.add(instance)
+    session.flush()
+    params = {}
+    if req.user_name:
+        verifier = agent_for(version.family.value).password_verifier(req.user_name, req.password)
+        params["admin_verifier"] = secrets.encrypt(verifier)
+    op = operations.record(session, "provision_instance", "instance", instance.id, params)
+    session.commit()
+    return instance, op.id
+
+
+def get(session: Session, principal: Principal, region: str, instance_id: str, lock: bool = False) -> Instance:
+    query = select(Instance).where(Instance.id == instance_id, Instance.region == region)
+    if lock:
+        query = query.with_for_update()
+    instance = session.scalar(query)
+    if instance is None or instance.organization_id != principal.organization_id:
+        raise NotFound("instance", instance_id)
+    return instance
+
+
+def list_instances(
+    session: Session,
+    principal: Principal,
+    region: str,
+    *,
+    name: str | None,
+    tags: list[str],
+    project_id: str | None,
+    organization_id: str | None,
+    has_maintenances: bool | None,
+    order_by: str,
+    page: int,
+    page_size: int | None,
+) -> Page:
+    if order_by not in LIST_ORDERS:
+        raise InvalidArguments.one("order_by", f"order_by must be one of {sorted(LIST_ORDERS)}")
+    if page < 1:
+        raise InvalidArguments.one("page", "page starts at 1")
+    size = page_size or DEFAULT_PAGE_SIZE
+    if not 1 <= size <= MAX_PAGE_SIZE:
+        raise InvalidArguments.one("page_size", f"page_size must be 1 to {MAX_PAGE_SIZE}")
+    if organization_id and organization_id != principal.organization_id:
+        return Page([], 0)
+    query = select(Instance).where(
+        Instance.organization_id == principal.organization_id, Instance.region == region
+    )
+    if project_id:
+        query = query.where(Instance.project_id == project_id)
+    rows = list(session.scalars(query).all())
+    if name:
+        rows = [i for i in rows if name.lower() in i.name.lower()]
+    if tags:
+        rows = [i for i in rows if set(tags) <= set(i.tags)]
+    if has_maintenances is not None:
+        rows = [i for i in rows if not has_maintenances]  # no maintenance is ever pending here
+    rows.sort(key=_sort_key(order_by), reverse=order_by.endswith("_desc"))
+    start = (page - 1) * size
+    return Page(rows[start : start + size], len(rows))
+
+
+def _sort_key(order_by: str):  # type: ignore[no-untyped-def]
+    field = order_by.removesuffix("_asc").removesuffix("_desc")
+    if field == "name":
+        return lambda i: (i.name.lower(), i.created_at)
+    if field == "region":
+        return lambda i: (i.region, i.created_at)
+    if field == "status":
+        return lambda i: (i.status, i.created_at)
+    return lambda i: i.created_at
+
+
+def update(session: Session, principal: Principal, region: str, instance_id: str, req: UpdateInstanceRequest) -> Instance:
+    instance = get(session, principal, region, instance_id, lock=True)
+    errors: list[ArgumentError] = []
+    if req.name is not None:
+        errors += rules.name_errors(req.name)
+    if req.tags is not None:
+        errors += rules.tags_errors(req.tags)
+    if req.backup_schedule_frequency is not None and req.backup_schedule_frequency < 1:
+        errors.append(_err("backup_schedule_frequency", "frequency is at least 1 hour"))
+    if req.backup_schedule_retention is not None and not 1 <= req.backup_schedule_retention <= 365:
+        errors.append(_err("backup_schedule_retention", "retention is 1 to 365 days"))
+    if errors:
+        raise InvalidArguments(errors)
+    guard_not_transient(instance)
+    if req.name is not None:
+        instance.name = req.name
+    if req.tags is not None:
+        instance.tags = list(req.tags)
+    if req.backup_schedule_frequency is not None:
+        instance.backup_schedule_frequency = req.backup_schedule_frequency
+    if req.backup_schedule_retention is not None:
+        instance.backup_schedule_retention = req.backup_schedule_retention
+    if req.is_backup_schedule_disabled is not None:
+        instance.backup_schedule_disabled = req.is_backup_schedule_disabled
+    if req.backup_schedule_start_hour is not None:
+        instance.backup_schedule_start_hour = req.backup_schedule_start_hour
+    if req.logs_policy is not None:
+        if req.logs_policy.max_age_retention is not None:
+            instance.logs_max_age_retention = req.logs_policy.max_age_retention
+        if req.logs_policy.total_disk_retention is not None:
+            instance.logs_total_disk_retention = req.logs_policy.total_disk_retention
+    if req.backup_same_region is not None:
+        instance.backup_same_region = req.backup_same_region
+    session.commit()
+    return instance
+
+
+def delete(session: Session, principal: Principal, region: str, instance_id: str) -> tuple[Instance, str | None]:
+    instance = get(session, principal, region, instance_id, lock=True)
+    if instance.status == InstanceStatus.DELETING:
+        return instance, None
+    guard_not_transient(instance)
+    try:
+        check_instance_transition(instance.status, InstanceStatus.DELETING)
+    except InvalidTransition:
+        raise TransientState("instance", instance.id, instance.status) from None
+    instance.status = InstanceStatus.DELETING.value
+    op = operations.record(session, "delete_instance", "instance", instance.id)
+    session.commit()
+    return instance, op.id
+
+
+def guard_not_transient(instance: Instance) -> None:
+    if instance_is_transient(instance.status):
+        raise TransientState("instance", instance.id, instance.status)
+
+
+def default_region() -> str:
+    return get_settings().regions[0]

@@ -1,0 +1,235 @@
+"""The one seam to the Docker engine. Docker exceptions are translated here, once."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import docker
+import requests
+from docker.errors import APIError, ImageNotFound, NotFound
+from docker.models.containers import Container
+
+from agents.base import FileSpec
+from controlplane.domain.failures import PermanentError, TemporaryError
+from workers import naming
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    name: str
+    image: str
+    command: list[str]
+    labels: dict[str, str]
+    network: str
+    user: str | None = None
+    mounts: dict[str, str] = field(default_factory=dict)  # source (volume name or host dir) -> target
+    ports: dict[str, tuple[str, int]] = field(default_factory=dict)  # "5432/tcp" -> (ip, port)
+    nano_cpus: int | None = None
+    mem_bytes: int | None = None
+    stop_signal: str = "SIGTERM"
+    restart: bool = True
+    aliases: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    shm_bytes: int | None = None
+
+
+@cache
+def client() -> docker.DockerClient:
+    return docker.from_env(timeout=120)
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except ImageNotFound as exc:
+        raise PermanentError(f"{action}: image missing ({exc.explanation})") from exc
+    except APIError as exc:
+        if exc.status_code is not None and exc.status_code < 500 and exc.status_code != 409:
+            raise PermanentError(f"{action}: {exc.explanation}") from exc
+        raise TemporaryError(f"{action}: {exc.explanation}") from exc
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise TemporaryError(f"{action}: Docker engine unreachable ({exc})") from exc
+
+
+def find_container(name: str) -> Container | None:
+    with translated(f"inspect container {name}"):
+        try:
+            return client().containers.get(name)
+        except NotFound:
+            return None
+
+
+def ensure_network(name: str, labels: dict[str, str]) -> None:
+    with translated(f"create network {name}"):
+        if client().networks.list(names=[name]):
+            return
+        client().networks.create(name, driver="bridge", labels=labels, check_duplicate=True)
+
+
+def ensure_named_volume(name: str, labels: dict[str, str]) -> None:
+    with translated(f"create volume {name}"):
+        try:
+            client().volumes.get(name)
+        except NotFound:
+            client().volumes.create(name=name, labels=labels)
+
+
+def _mount_config(mounts: dict[str, str]) -> dict[str, dict[str, str]]:
+    return {source: {"bind": target, "mode": "rw"} for source, target in mounts.items()}
+
+
+def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any) -> Container:
+    networking = client().api.create_networking_config(
+        {spec.network: client().api.create_endpoint_config(aliases=spec.aliases or None)}
+    )
+    host_config = client().api.create_host_config(
+        binds=_mount_config(spec.mounts),
+        port_bindings={k: v for k, v in spec.ports.items()},
+        nano_cpus=spec.nano_cpus,
+        mem_limit=spec.mem_bytes,
+        memswap_limit=spec.mem_bytes,
+        shm_size=spec.shm_bytes,
+        restart_policy={"Name": "unless-stopped"} if spec.restart else {"Name": "no"},
+        network_mode=spec.network,
+        log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
+        **extra,
+    )
+    created = client().api.create_container(
+        image=spec.image,
+        command=command if command is not None else spec.command,
+        name=spec.name,
+        user=spec.user or "",
+        labels=spec.labels,
+        environment=spec.environment,
+        ports=[(int(port), proto) for port, proto in (k.split("/") for k in spec.ports)],
+        host_config=host_config,
+        networking_config=networking,
+        stop_signal=spec.stop_signal,
+    )
+    return client().containers.get(created["Id"])
+
+
+def ensure_container(
+    spec: ContainerSpec, files: dict[str, FileSpec] | None = None, files_base: str = "/"
+) -> Container:
+    """Create (seeding ``files`` before the first start) and start the container if needed.
+
+    An existing container with this name is reused as it is.
+    """
+    with translated(f"ensure container {spec.name}"):
+        container = find_container(spec.name)
+        if container is None:
+            container = _create(spec)
+        if files and container.status == "created":  # never started: (re)seed its files
+            put_files(container, files_base, files)
+        if container.status != "running":
+            container.start()
+            container.reload()
+        return container
+
+
+def put_files(container: Container, base: str, files: dict[str, FileSpec]) -> None:
+    """Write files (keeping owner and mode) under ``base``; parent directories are created."""
+    buf = io.BytesIO()
+    now = int(time.time())
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        seen: set[str] = set()
+        for rel, spec in files.items():
+            parts = rel.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d not in seen:
+                    seen.add(d)
+                    info = tarfile.TarInfo(d)
+                    info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o700, now
+                    info.uid, info.gid = spec.uid, spec.gid
+                    tar.addfile(info)
+            info = tarfile.TarInfo(rel)
+            info.size, info.mode, info.mtime = len(spec.data), spec.mode, now
+            info.uid, info.gid = spec.uid, spec.gid
+            tar.addfile(info, io.BytesIO(spec.data))
+    with translated(f"copy files into {container.name}"):
+        container.put_archive(base, buf.getvalue())
+
+
+def run_once(
+    spec: ContainerSpec, command: list[str], files: dict[str, FileSpec], files_base: str,
+    timeout: float = 300,
+) -> tuple[int, str]:
+    """Run a one-shot container (same mounts and network as ``spec``); always removed."""
+    with translated(f"one-shot {spec.name}"):
+        stale = find_container(spec.name)
+        if stale is not None:
+            stale.remove(force=True)
+        container = _create(spec, command=command)
+        try:
+            if files:
+                put_files(container, files_base, files)
+            container.start()
+            result = container.wait(timeout=timeout)
+            logs = container.logs().decode(errors="replace")
+            return int(result.get("StatusCode", 1)), logs
+        finally:
+            container.remove(force=True)
+
+
+def exec_in(container: Container, command: list[str], user: str = "") -> tuple[int, str]:
+    with translated(f"exec in {container.name}"):
+        code, output = container.exec_run(command, user=user)
+        return int(code), output.decode(errors="replace") if output else ""
+
+
+def stop_and_remove(name: str, timeout: int = 30) -> None:
+    with translated(f"remove container {name}"):
+        container = find_container(name)
+        if container is None:
+            return
+        try:
+            container.update(restart_policy={"Name": "no"})
+            if container.status == "running":
+                container.stop(timeout=timeout)
+        except NotFound:
+            return
+        try:
+            container.remove(force=True, v=False)
+        except NotFound:
+            pass
+
+
+def container_state(name: str) -> str | None:
+    """``running``, ``exited``, ... or None when the container does not exist."""
+    container = find_container(name)
+    return None if container is None else str(container.status)
+
+
+def remove_instance_resources(instance_id: str) -> None:
+    """Containers first, then networks and named volumes carrying this instance's labels."""
+    filters = naming.instance_filter(instance_id)
+    with translated(f"remove resources of {instance_id}"):
+        for container in client().containers.list(all=True, filters=filters):
+            stop_and_remove(container.name)
+        for network in client().networks.list(filters=filters):
+            try:
+                network.remove()
+            except NotFound:
+                pass
+        for volume in client().volumes.list(filters=filters):
+            try:
+                volume.remove(force=True)
+            except NotFound:
+                pass
+
+
+def list_owned(kind: str) -> list[Any]:
+    with translated(f"list {kind}"):
+        collection = getattr(client(), kind)
+        return list(collection.list(**({"all": True} if kind == "containers" else {}),
+                                    filters=naming.owner_filter()))

@@ -1,0 +1,69 @@
+"""What an instance should consist of, computed from its desired state (pure)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from agents.base import ServerSetting
+from controlplane.catalog.model import ApplyVia, EngineVersion, NodeType
+from controlplane.catalog.settings_rules import default_settings, engine_value
+
+
+@dataclass(frozen=True)
+class Limits:
+    nano_cpus: int
+    mem_bytes: int
+
+
+def host_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def node_limits(node_type: NodeType, host_cpus: int | None = None, host_mem: int | None = None) -> Limits:
+    """The node type's vCPUs and memory as container limits, capped to what the host has."""
+    cpus = min(node_type.vcpus, host_cpus or os.cpu_count() or 1)
+    mem = min(node_type.memory, host_mem or host_memory_bytes())
+    return Limits(nano_cpus=int(cpus * 1e9), mem_bytes=mem)
+
+
+def effective_settings(
+    version: EngineVersion, node_type: NodeType, chosen: list[dict[str, str]]
+) -> list[tuple[str, str]]:
+    """Defaults for the node type, overridden by the settings the user chose."""
+    merged = dict(default_settings(version, node_type))
+    merged.update({s["name"]: s["value"] for s in chosen})
+    return sorted(merged.items())
+
+
+def server_settings(version: EngineVersion, settings: list[tuple[str, str]]) -> list[ServerSetting]:
+    resolved = []
+    for name, value in settings:
+        setting = version.setting(name)
+        if setting is None:  # removed from the catalog since: not applied
+            continue
+        resolved.append(
+            ServerSetting(setting.engine_name, engine_value(setting, value), setting.hot_configurable)
+        )
+    return resolved
+
+
+def init_options(version: EngineVersion, init_settings: list[dict[str, str]]) -> dict[str, str]:
+    """Init settings applied when the data directory is created (engine option -> value)."""
+    options = {}
+    for item in init_settings:
+        setting = version.init_setting(item["name"])
+        if setting is not None and setting.apply == ApplyVia.INITDB:
+            options[setting.engine_name] = engine_value(setting, item["value"])
+    return options
+
+
+def init_server_settings(version: EngineVersion, init_settings: list[dict[str, str]]) -> list[ServerSetting]:
+    """Init settings that are server parameters, fixed for the life of the instance."""
+    resolved = []
+    for item in init_settings:
+        setting = version.init_setting(item["name"])
+        if setting is not None and setting.apply == ApplyVia.CONFIG:
+            value = engine_value(setting, item["value"])
+            resolved.append(ServerSetting(setting.engine_name, value, setting.hot_configurable))
+    return resolved

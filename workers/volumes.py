@@ -1,0 +1,80 @@
+"""Size-limited volumes: a sparse file formatted ext4 and loop-mounted on the host.
+
+Block volume types (sbs_*, bssd) get a hard size limit this way; a full disk is a real ENOSPC
+inside the engine, as on a managed service. Local (lssd) volumes are plain Docker volumes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from controlplane.domain.failures import PermanentError, TemporaryError
+from controlplane.settings import get_settings
+
+
+def _root() -> Path:
+    return get_settings().state_dir / "volumes"
+
+
+def image_path(name: str) -> Path:
+    return _root() / f"{name}.img"
+
+
+def mount_path(name: str) -> Path:
+    return _root() / name
+
+
+def _run(*cmd: str) -> str:
+    try:
+        done = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+    except subprocess.CalledProcessError as exc:
+        raise TemporaryError(f"{cmd[0]} failed: {exc.stderr.strip()}") from exc
+    except FileNotFoundError as exc:
+        raise PermanentError(f"{cmd[0]} is not installed on the host") from exc
+    return done.stdout
+
+
+def is_mounted(path: Path) -> bool:
+    return os.path.ismount(path)
+
+
+def ensure(name: str, size_bytes: int, uid: int, gid: int) -> Path:
+    """Create, format and mount the volume if needed; returns the host directory to bind."""
+    img, mnt = image_path(name), mount_path(name)
+    img.parent.mkdir(parents=True, exist_ok=True)
+    if not img.exists():
+        tmp = img.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            fh.truncate(size_bytes)
+        _run("mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1",
+             str(tmp))
+        tmp.rename(img)
+    mnt.mkdir(parents=True, exist_ok=True)
+    if not is_mounted(mnt):
+        _run("mount", "-o", "loop,noatime", str(img), str(mnt))
+        lost = mnt / "lost+found"
+        if lost.exists():
+            shutil.rmtree(lost, ignore_errors=True)
+    os.chown(mnt, uid, gid)
+    os.chmod(mnt, 0o750)
+    return mnt
+
+
+def remove(name: str) -> None:
+    img, mnt = image_path(name), mount_path(name)
+    if is_mounted(mnt):
+        _run("umount", "-l", str(mnt))
+    if mnt.exists():
+        mnt.rmdir()
+    img.unlink(missing_ok=True)
+    img.with_suffix(".tmp").unlink(missing_ok=True)
+
+
+def existing_names() -> list[str]:
+    root = _root()
+    if not root.exists():
+        return []
+    return sorted(p.stem for p in root.glob("*.img"))
