@@ -7,7 +7,7 @@ name), so a job redelivered after a worker died continues where the dead one sto
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -188,6 +188,8 @@ def converge(ctx: OperationContext) -> None:
         bp.instance_id, naming.node_container(bp.instance_id, node.name), bp.runtime.port,
         (s.publish_address, lb_port),
     )
+    # Ready means reachable the way users reach it: through the load-balancer endpoint.
+    bp.agent.wait_ready(replace(conn, port=lb_port), timeout=30)
 
     with sessions() as session:
         instance = _load(session, ctx.resource_id)

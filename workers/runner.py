@@ -20,7 +20,7 @@ from controlplane.settings import get_settings
 log = logging.getLogger(__name__)
 
 # Leases are short and renewed while the handler runs, so a killed worker frees its operation fast.
-LEASE_SECONDS = 30
+LEASE_SECONDS = 15
 
 
 @dataclass(frozen=True)
