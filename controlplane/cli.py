@@ -90,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
     p = sub.add_parser("bootstrap", help="create the default organization, project and key")
-    p.add_argument("--api-url", default=f"http://{get_settings().api_host}:{get_settings().api_port}")
+    p.add_argument(
+        "--api-url", default=f"http://{get_settings().api_host}:{get_settings().api_port}"
+    )
     p.set_defaults(func=bootstrap)
     p = sub.add_parser("create-organization", help="a new organization with a project and a key")
     p.add_argument("--name", required=True)

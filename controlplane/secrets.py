@@ -49,6 +49,6 @@ def hash_secret_key(secret_key: str) -> str:
 
 
 def new_password(length: int = 32) -> str:
-    """A random password for internal engine accounts (letters and digits only: safe in conf files)."""
+    """A random password for internal engine accounts (letters and digits: safe in conf files)."""
     alphabet = string.ascii_letters + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(length))

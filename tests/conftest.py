@@ -1,4 +1,4 @@
-"""Shared fixtures: an isolated state dir, a migrated metadata store, the real Redis, real processes.
+"""Shared fixtures: an isolated state dir, a migrated metadata store, real Redis, real processes.
 
 The whole session runs against one temporary SQLite file and Redis database 15; the API and
 Celery worker are real subprocesses that inherit this environment.

@@ -6,7 +6,7 @@ import io
 import tarfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -29,7 +29,9 @@ class ContainerSpec:
     labels: dict[str, str]
     network: str
     user: str | None = None
-    mounts: dict[str, str] = field(default_factory=dict)  # source (volume name or host dir) -> target
+    mounts: dict[str, str] = field(
+        default_factory=dict
+    )  # source (volume name or host dir) -> target
     ports: dict[str, tuple[str, int]] = field(default_factory=dict)  # "5432/tcp" -> (ip, port)
     nano_cpus: int | None = None
     mem_bytes: int | None = None
@@ -161,7 +163,10 @@ def put_files(container: Container, base: str, files: dict[str, FileSpec]) -> No
 
 
 def run_once(
-    spec: ContainerSpec, command: list[str], files: dict[str, FileSpec], files_base: str,
+    spec: ContainerSpec,
+    command: list[str],
+    files: dict[str, FileSpec],
+    files_base: str,
     timeout: float = 300,
 ) -> tuple[int, str]:
     """Run a one-shot container (same mounts and network as ``spec``); always removed."""
@@ -198,10 +203,8 @@ def stop_and_remove(name: str, timeout: int = 30) -> None:
                 container.stop(timeout=timeout)
         except NotFound:
             return
-        try:
+        with suppress(NotFound):
             container.remove(force=True, v=False)
-        except NotFound:
-            pass
 
 
 def container_state(name: str) -> str | None:
@@ -217,19 +220,18 @@ def remove_instance_resources(instance_id: str) -> None:
         for container in client().containers.list(all=True, filters=filters):
             stop_and_remove(container.name)
         for network in client().networks.list(filters=filters):
-            try:
+            with suppress(NotFound):
                 network.remove()
-            except NotFound:
-                pass
         for volume in client().volumes.list(filters=filters):
-            try:
+            with suppress(NotFound):
                 volume.remove(force=True)
-            except NotFound:
-                pass
 
 
 def list_owned(kind: str) -> list[Any]:
     with translated(f"list {kind}"):
         collection = getattr(client(), kind)
-        return list(collection.list(**({"all": True} if kind == "containers" else {}),
-                                    filters=naming.owner_filter()))
+        return list(
+            collection.list(
+                **({"all": True} if kind == "containers" else {}), filters=naming.owner_filter()
+            )
+        )

@@ -9,6 +9,9 @@ CONFIG_DIR = "/usr/local/etc/haproxy"
 LB_IMAGE = "dbaas/haproxy:2.6"
 
 
+SERVER_OPTIONS = "check inter 1s fall 2 rise 1 resolvers docker init-addr last,libc,none"
+
+
 def render_config(backend_host: str, backend_port: int, listen_port: int) -> str:
     """TCP passthrough to the current main node, re-resolved through Docker's DNS."""
     return f"""\
@@ -35,11 +38,13 @@ frontend main
     default_backend main
 
 backend main
-    server main {backend_host}:{backend_port} check inter 1s fall 2 rise 1 resolvers docker init-addr last,libc,none
+    server main {backend_host}:{backend_port} {SERVER_OPTIONS}
 """
 
 
-def spec(instance_id: str, engine_port: int, published: tuple[str, int]) -> docker_driver.ContainerSpec:
+def spec(
+    instance_id: str, engine_port: int, published: tuple[str, int]
+) -> docker_driver.ContainerSpec:
     return docker_driver.ContainerSpec(
         name=naming.lb_container(instance_id),
         image=LB_IMAGE,
@@ -53,7 +58,9 @@ def spec(instance_id: str, engine_port: int, published: tuple[str, int]) -> dock
     )
 
 
-def ensure(instance_id: str, backend_host: str, engine_port: int, published: tuple[str, int]) -> None:
+def ensure(
+    instance_id: str, backend_host: str, engine_port: int, published: tuple[str, int]
+) -> None:
     config = render_config(backend_host, engine_port, engine_port).encode()
     docker_driver.ensure_container(
         spec(instance_id, engine_port, published),

@@ -42,9 +42,9 @@ def _has_open_operation(session: Session, instance_id: str) -> bool:
     open_statuses = (OperationStatus.PENDING.value, OperationStatus.RUNNING.value)
     return (
         session.scalar(
-            select(Operation.id).where(
-                Operation.resource_id == instance_id, Operation.status.in_(open_statuses)
-            ).limit(1)
+            select(Operation.id)
+            .where(Operation.resource_id == instance_id, Operation.status.in_(open_statuses))
+            .limit(1)
         )
         is not None
     )

@@ -74,7 +74,9 @@ def run_operation(
         op = operations.claim(session, operation_id, owner, LEASE_SECONDS)
         if op is None:
             return Outcome("skipped")
-        ctx = OperationContext(op.id, op.kind, op.resource_id, dict(op.params), op.attempts, sessions)
+        ctx = OperationContext(
+            op.id, op.kind, op.resource_id, dict(op.params), op.attempts, sessions
+        )
 
     max_attempts = get_settings().max_operation_attempts
     keeper = _LeaseKeeper(sessions, operation_id, owner)
@@ -105,7 +107,9 @@ def run_operation(
     return Outcome("succeeded")
 
 
-def _reschedule(sessions: sessionmaker[Session], ctx: OperationContext, delay: float, error: str) -> Outcome:
+def _reschedule(
+    sessions: sessionmaker[Session], ctx: OperationContext, delay: float, error: str
+) -> Outcome:
     with sessions() as session:
         op = session.get(Operation, ctx.operation_id)
         assert op is not None

@@ -33,7 +33,7 @@ def sweep_task() -> int:
 
 
 def sweep() -> int:
-    """Republish operations that were committed but never picked up, or abandoned by a dead worker."""
+    """Republish operations committed but never picked up, or abandoned by a dead worker."""
     sessions = session_factory()
     with sessions() as session:
         due = operations.due_for_publication(session, get_settings().republish_after_seconds)

@@ -20,7 +20,9 @@ def host_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
-def node_limits(node_type: NodeType, host_cpus: int | None = None, host_mem: int | None = None) -> Limits:
+def node_limits(
+    node_type: NodeType, host_cpus: int | None = None, host_mem: int | None = None
+) -> Limits:
     """The node type's vCPUs and memory as container limits, capped to what the host has."""
     cpus = min(node_type.vcpus, host_cpus or os.cpu_count() or 1)
     mem = min(node_type.memory, host_mem or host_memory_bytes())
@@ -43,7 +45,9 @@ def server_settings(version: EngineVersion, settings: list[tuple[str, str]]) -> 
         if setting is None:  # removed from the catalog since: not applied
             continue
         resolved.append(
-            ServerSetting(setting.engine_name, engine_value(setting, value), setting.hot_configurable)
+            ServerSetting(
+                setting.engine_name, engine_value(setting, value), setting.hot_configurable
+            )
         )
     return resolved
 
@@ -58,7 +62,9 @@ def init_options(version: EngineVersion, init_settings: list[dict[str, str]]) ->
     return options
 
 
-def init_server_settings(version: EngineVersion, init_settings: list[dict[str, str]]) -> list[ServerSetting]:
+def init_server_settings(
+    version: EngineVersion, init_settings: list[dict[str, str]]
+) -> list[ServerSetting]:
     """Init settings that are server parameters, fixed for the life of the instance."""
     resolved = []
     for item in init_settings:

@@ -49,8 +49,16 @@ def ensure(name: str, size_bytes: int, uid: int, gid: int) -> Path:
         tmp = img.with_suffix(".tmp")
         with tmp.open("wb") as fh:
             fh.truncate(size_bytes)
-        _run("mkfs.ext4", "-q", "-F", "-m", "0", "-E", "lazy_itable_init=1,lazy_journal_init=1",
-             str(tmp))
+        _run(
+            "mkfs.ext4",
+            "-q",
+            "-F",
+            "-m",
+            "0",
+            "-E",
+            "lazy_itable_init=1,lazy_journal_init=1",
+            str(tmp),
+        )
         tmp.rename(img)
     mnt.mkdir(parents=True, exist_ok=True)
     if not is_mounted(mnt):

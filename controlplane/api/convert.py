@@ -39,7 +39,11 @@ def instance(row: Instance) -> wire.Instance:
     endpoints = [endpoint(e) for e in row.endpoints if e.read_replica_id is None]
     load_balancer = next((e for e in endpoints if e.load_balancer is not None), None)
     version = find_engine_version(load_catalog(), row.engine)
-    upgrades = [upgradable_version_from_catalog(v) for v in upgradable_versions(load_catalog(), version)] if version else []
+    upgrades = (
+        [upgradable_version_from_catalog(v) for v in upgradable_versions(load_catalog(), version)]
+        if version
+        else []
+    )
     return wire.Instance(
         id=row.id,
         name=row.name,

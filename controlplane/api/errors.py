@@ -28,7 +28,10 @@ def _argument_name(loc: tuple[Any, ...]) -> str:
 def _reason(error_type: str) -> str:
     if error_type == "missing":
         return "required"
-    if error_type in ("json_invalid", "model_attributes_type", "dict_type") or "parsing" in error_type:
+    if (
+        error_type in ("json_invalid", "model_attributes_type", "dict_type")
+        or "parsing" in error_type
+    ):
         return "format"
     return "constraint"
 

@@ -26,14 +26,20 @@ class InvalidArguments(ApiError):
         self.details = details
 
     @classmethod
-    def one(cls, argument_name: str, help_message: str, reason: str = "constraint") -> InvalidArguments:
+    def one(
+        cls, argument_name: str, help_message: str, reason: str = "constraint"
+    ) -> InvalidArguments:
         return cls([ArgumentError(argument_name, reason, help_message)])
 
     def body(self) -> dict[str, Any]:
         return {
             **super().body(),
             "details": [
-                {"argument_name": d.argument_name, "reason": d.reason, "help_message": d.help_message}
+                {
+                    "argument_name": d.argument_name,
+                    "reason": d.reason,
+                    "help_message": d.help_message,
+                }
                 for d in self.details
             ],
         }

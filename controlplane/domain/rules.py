@@ -65,7 +65,8 @@ def tags_errors(tags: list[str], argument: str = "tags") -> list[ArgumentError]:
         if not tag.strip() or len(tag) > TAG_MAX or any(ord(c) < 32 for c in tag):
             errors.append(
                 ArgumentError(
-                    f"{argument}.{i}", Reason.CONSTRAINT,
+                    f"{argument}.{i}",
+                    Reason.CONSTRAINT,
                     f"a tag is 1 to {TAG_MAX} printable characters",
                 )
             )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from controlplane.catalog.model import Catalog, NodeType
 from controlplane.catalog.lookup import find_node_type
+from controlplane.catalog.model import Catalog, NodeType
 from controlplane.db.models import Instance, Node
 
 OVERCOMMIT = 2.0  # memory limits are ceilings, not reservations: idle engines use far less
@@ -26,7 +26,9 @@ def stock_status(node_type: NodeType, committed_memory: int, host_memory: int) -
 
 def committed_memory(session: Session, catalog: Catalog, host_memory: int) -> int:
     """Memory limits of every node we run (each capped to the host, as applied)."""
-    rows = session.execute(select(Instance.node_type).join(Node, Node.instance_id == Instance.id)).all()
+    rows = session.execute(
+        select(Instance.node_type).join(Node, Node.instance_id == Instance.id)
+    ).all()
     total = 0
     for (name,) in rows:
         node_type = find_node_type(catalog, name)

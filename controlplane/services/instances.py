@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets as pysecrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -33,8 +35,16 @@ from controlplane.services import capacity, operations
 from controlplane.services.tenancy import Principal
 from controlplane.settings import get_settings
 
-LIST_ORDERS = {"created_at_asc", "created_at_desc", "name_asc", "name_desc", "region",
-               "status_asc", "status_desc", "status"}
+LIST_ORDERS = {
+    "created_at_asc",
+    "created_at_desc",
+    "name_asc",
+    "name_desc",
+    "region",
+    "status_asc",
+    "status_desc",
+    "status",
+}
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
 
@@ -69,19 +79,31 @@ def _creation_errors(req: CreateInstanceRequest) -> list[ArgumentError]:
     if node_type is not None:
         errors += validate_volume(node_type, req.volume_type, req.volume_size)
     if version is not None:
-        errors += validate_settings(version, [(s.name, s.value) for s in req.init_settings], init=True)
+        errors += validate_settings(
+            version, [(s.name, s.value) for s in req.init_settings], init=True
+        )
     if req.is_ha_cluster or req.high_availability_mode in ("single_zone", "multiple_zone"):
-        errors.append(_err("is_ha_cluster", "high availability is not offered by this deployment yet"))
+        errors.append(
+            _err("is_ha_cluster", "high availability is not offered by this deployment yet")
+        )
     if req.encryption is not None and req.encryption.enabled:
-        errors.append(_err("encryption.enabled", "encryption at rest is not available on this host"))
+        errors.append(
+            _err("encryption.enabled", "encryption at rest is not available on this host")
+        )
     for i, spec in enumerate(req.init_endpoints or []):
         if spec.private_network is not None:
-            errors.append(_err(f"init_endpoints.{i}.private_network",
-                               "private networks are not available on this host; use load_balancer"))
+            errors.append(
+                _err(
+                    f"init_endpoints.{i}.private_network",
+                    "private networks are not available on this host; use load_balancer",
+                )
+            )
     return errors
 
 
-def create(session: Session, principal: Principal, region: str, req: CreateInstanceRequest) -> tuple[Instance, str]:
+def create(
+    session: Session, principal: Principal, region: str, req: CreateInstanceRequest
+) -> tuple[Instance, str]:
     project_id = req.project_id or req.organization_id or principal.default_project_id
     if project_id is None:
         raise InvalidArguments.one("project_id", "project_id is required", Reason.REQUIRED)
@@ -132,7 +154,9 @@ def create(session: Session, principal: Principal, region: str, req: CreateInsta
     return instance, op.id
 
 
-def get(session: Session, principal: Principal, region: str, instance_id: str, lock: bool = False) -> Instance:
+def get(
+    session: Session, principal: Principal, region: str, instance_id: str, lock: bool = False
+) -> Instance:
     query = select(Instance).where(Instance.id == instance_id, Instance.region == region)
     if lock:
         query = query.with_for_update()
@@ -182,7 +206,7 @@ def list_instances(
     return Page(rows[start : start + size], len(rows))
 
 
-def _sort_key(order_by: str):  # type: ignore[no-untyped-def]
+def _sort_key(order_by: str) -> Callable[[Instance], Any]:
     field = order_by.removesuffix("_asc").removesuffix("_desc")
     if field == "name":
         return lambda i: (i.name.lower(), i.created_at)
@@ -193,7 +217,13 @@ def _sort_key(order_by: str):  # type: ignore[no-untyped-def]
     return lambda i: i.created_at
 
 
-def update(session: Session, principal: Principal, region: str, instance_id: str, req: UpdateInstanceRequest) -> Instance:
+def update(
+    session: Session,
+    principal: Principal,
+    region: str,
+    instance_id: str,
+    req: UpdateInstanceRequest,
+) -> Instance:
     instance = get(session, principal, region, instance_id, lock=True)
     errors: list[ArgumentError] = []
     if req.name is not None:
@@ -230,7 +260,9 @@ def update(session: Session, principal: Principal, region: str, instance_id: str
     return instance
 
 
-def delete(session: Session, principal: Principal, region: str, instance_id: str) -> tuple[Instance, str | None]:
+def delete(
+    session: Session, principal: Principal, region: str, instance_id: str
+) -> tuple[Instance, str | None]:
     instance = get(session, principal, region, instance_id, lock=True)
     if instance.status == InstanceStatus.DELETING:
         return instance, None

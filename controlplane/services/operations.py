@@ -62,7 +62,7 @@ def publish_after_commit(session_factory: Any, operation_ids: list[str | None]) 
     still succeeds: the sweeper publishes the operation later."""
     try:
         publish(session_factory, [op_id for op_id in operation_ids if op_id])
-    except Exception:  # noqa: BLE001 - any broker failure is repaired by the sweeper
+    except Exception:
         log.warning("publishing %s failed; the sweeper will retry", operation_ids, exc_info=True)
 
 

@@ -53,6 +53,7 @@ def release(session: Session, owner_id: str) -> None:
     """Frees the owner's ports and those of its parts (``<owner>:<part>``)."""
     session.execute(
         delete(PortAllocation).where(
-            (PortAllocation.owner_id == owner_id) | PortAllocation.owner_id.startswith(f"{owner_id}:")
+            (PortAllocation.owner_id == owner_id)
+            | PortAllocation.owner_id.startswith(f"{owner_id}:")
         )
     )

@@ -38,9 +38,9 @@ def authenticate(session: Session, token: str | None) -> Principal:
     if key is None:
         raise DeniedAuthentication("not_found")
     projects = session.scalars(
-        select(Project).where(Project.organization_id == key.organization_id).order_by(
-            Project.created_at
-        )
+        select(Project)
+        .where(Project.organization_id == key.organization_id)
+        .order_by(Project.created_at)
     ).all()
     return Principal(
         access_key=key.access_key,

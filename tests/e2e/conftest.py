@@ -22,6 +22,7 @@ def docker_client() -> docker.DockerClient:
 @pytest.fixture(scope="session", autouse=True)
 def _clean_docker_leftovers(docker_client: docker.DockerClient) -> Iterator[None]:
     """Test resources carry the ``dbaast`` owner label; earlier runs' leftovers are removed."""
+
     def sweep() -> None:
         for c in docker_client.containers.list(all=True, filters={"label": OWNER_LABEL}):
             c.remove(force=True)
@@ -29,6 +30,7 @@ def _clean_docker_leftovers(docker_client: docker.DockerClient) -> Iterator[None
             n.remove()
         for v in docker_client.volumes.list(filters={"label": OWNER_LABEL}):
             v.remove(force=True)
+
     sweep()
     yield
 
@@ -36,13 +38,18 @@ def _clean_docker_leftovers(docker_client: docker.DockerClient) -> Iterator[None
 @pytest.fixture(scope="session")
 def rdb(api_url: str, tenant: Tenant, worker: object) -> RdbV1API:
     client = Client(
-        access_key=tenant.access_key, secret_key=tenant.secret_key, api_url=api_url,
-        default_region="fr-par", default_project_id=tenant.project_id,
+        access_key=tenant.access_key,
+        secret_key=tenant.secret_key,
+        api_url=api_url,
+        default_region="fr-par",
+        default_project_id=tenant.project_id,
     )
     return RdbV1API(client)
 
 
-def instance_resources(docker_client: docker.DockerClient, instance_id: str) -> dict[str, list[str]]:
+def instance_resources(
+    docker_client: docker.DockerClient, instance_id: str
+) -> dict[str, list[str]]:
     label = {"label": [OWNER_LABEL, f"dbaas.instance={instance_id}"]}
     return {
         "containers": [c.name for c in docker_client.containers.list(all=True, filters=label)],

@@ -23,8 +23,14 @@ pytestmark = pytest.mark.docker
 
 def _create(rdb: RdbV1API, name: str) -> str:
     return rdb.create_instance(
-        engine="PostgreSQL-15", user_name="owner", password=PASSWORD, node_type="db-dev-s",
-        is_ha_cluster=False, disable_backup=True, volume_size=0, backup_same_region=False,
+        engine="PostgreSQL-15",
+        user_name="owner",
+        password=PASSWORD,
+        node_type="db-dev-s",
+        is_ha_cluster=False,
+        disable_backup=True,
+        volume_size=0,
+        backup_same_region=False,
         name=name,
     ).id
 
@@ -35,12 +41,18 @@ def _provision_op_running(instance_id: str) -> bool:
         return op is not None and op.status == "running"
 
 
-def _delete_and_check_nothing_left(rdb: RdbV1API, docker_client: docker.DockerClient, instance_id: str) -> None:
+def _delete_and_check_nothing_left(
+    rdb: RdbV1API, docker_client: docker.DockerClient, instance_id: str
+) -> None:
     rdb.delete_instance(instance_id=instance_id)
     with pytest.raises(ScalewayException) as gone:
         rdb.wait_for_instance(instance_id=instance_id, options=WAIT)
     assert gone.value.status_code == 404
-    assert instance_resources(docker_client, instance_id) == {"containers": [], "networks": [], "volumes": []}
+    assert instance_resources(docker_client, instance_id) == {
+        "containers": [],
+        "networks": [],
+        "volumes": [],
+    }
 
 
 def test_worker_killed_during_provisioning_converges_without_orphans(
@@ -48,7 +60,10 @@ def test_worker_killed_during_provisioning_converges_without_orphans(
 ) -> None:
     instance_id = _create(rdb, "killed-worker")
     deadline = time.monotonic() + 60
-    while not (_provision_op_running(instance_id) and instance_resources(docker_client, instance_id)["networks"]):
+    while not (
+        _provision_op_running(instance_id)
+        and instance_resources(docker_client, instance_id)["networks"]
+    ):
         assert time.monotonic() < deadline, "provisioning never started"
         time.sleep(0.05)
     worker.kill()  # SIGKILL mid-provisioning
@@ -63,8 +78,14 @@ def test_worker_killed_during_provisioning_converges_without_orphans(
     assert resources["networks"] == [f"dbaast-{instance_id}"]
     assert resources["volumes"] == [f"dbaast-{instance_id}-n1-data"]
     (endpoint,) = ready.endpoints
-    with psycopg.connect(host=endpoint.ip, port=endpoint.port, user="owner", password=PASSWORD,
-                         dbname="rdb", connect_timeout=10) as conn:
+    with psycopg.connect(
+        host=endpoint.ip,
+        port=endpoint.port,
+        user="owner",
+        password=PASSWORD,
+        dbname="rdb",
+        connect_timeout=10,
+    ) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)
     _delete_and_check_nothing_left(rdb, docker_client, instance_id)
 
@@ -75,8 +96,14 @@ def test_vanished_node_is_reported_then_healed_with_its_data(
     instance_id = _create(rdb, "healing")
     ready = rdb.wait_for_instance(instance_id=instance_id, options=WAIT)
     (endpoint,) = ready.endpoints
-    dsn = dict(host=endpoint.ip, port=endpoint.port, user="owner", password=PASSWORD, dbname="rdb",
-               connect_timeout=5)
+    dsn = dict(
+        host=endpoint.ip,
+        port=endpoint.port,
+        user="owner",
+        password=PASSWORD,
+        dbname="rdb",
+        connect_timeout=5,
+    )
     with psycopg.connect(**dsn) as conn:
         conn.execute("CREATE TABLE kept (v int)")
         conn.execute("INSERT INTO kept VALUES (42)")

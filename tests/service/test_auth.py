@@ -16,9 +16,18 @@ BASE = "/rdb/v1/regions/fr-par"
 def _instance_row(tenant: Tenant) -> str:
     with session_scope() as session:
         row = Instance(
-            organization_id=tenant.organization_id, project_id=tenant.project_id, region="fr-par",
-            name="auth-probe", engine="PostgreSQL-15", node_type="db-dev-s", status="ready",
-            tags=[], settings=[], init_settings=[], volume_type="lssd", volume_size=5_000_000_000,
+            organization_id=tenant.organization_id,
+            project_id=tenant.project_id,
+            region="fr-par",
+            name="auth-probe",
+            engine="PostgreSQL-15",
+            node_type="db-dev-s",
+            status="ready",
+            tags=[],
+            settings=[],
+            init_settings=[],
+            volume_type="lssd",
+            volume_size=5_000_000_000,
             superuser_secret=secrets.encrypt("x"),
         )
         session.add(row)
@@ -31,8 +40,10 @@ def test_missing_token_is_denied(api_url: str, headers: dict[str, str]) -> None:
     r = httpx.get(f"{api_url}{BASE}/instances", headers=headers)
     assert r.status_code == 401
     assert r.json() == {
-        "type": "denied_authentication", "message": "authentication is denied",
-        "method": "api_key", "reason": "invalid_argument",
+        "type": "denied_authentication",
+        "message": "authentication is denied",
+        "method": "api_key",
+        "reason": "invalid_argument",
     }
 
 
@@ -58,16 +69,27 @@ def test_cross_organization_access_is_refused(
     r = httpx.get(f"{api_url}{BASE}/instances/{theirs}", headers=tenant.headers)
     assert r.status_code == 404
     assert r.json() == {
-        "type": "not_found", "message": "resource is not found",
-        "resource": "instance", "resource_id": theirs,
+        "type": "not_found",
+        "message": "resource is not found",
+        "resource": "instance",
+        "resource_id": theirs,
     }
-    assert httpx.get(f"{api_url}{BASE}/instances/{theirs}", headers=other_tenant.headers).status_code == 200
-    assert httpx.delete(f"{api_url}{BASE}/instances/{theirs}", headers=tenant.headers).status_code == 404
-    patch = httpx.patch(f"{api_url}{BASE}/instances/{theirs}", headers=tenant.headers, json={"name": "x"})
+    assert (
+        httpx.get(f"{api_url}{BASE}/instances/{theirs}", headers=other_tenant.headers).status_code
+        == 200
+    )
+    assert (
+        httpx.delete(f"{api_url}{BASE}/instances/{theirs}", headers=tenant.headers).status_code
+        == 404
+    )
+    patch = httpx.patch(
+        f"{api_url}{BASE}/instances/{theirs}", headers=tenant.headers, json={"name": "x"}
+    )
     assert patch.status_code == 404
 
     listed = httpx.get(
-        f"{api_url}{BASE}/instances", headers=tenant.headers,
+        f"{api_url}{BASE}/instances",
+        headers=tenant.headers,
         params={"organization_id": other_tenant.organization_id},
     ).json()
     assert listed == {"instances": [], "total_count": 0}
@@ -75,10 +97,17 @@ def test_cross_organization_access_is_refused(
     assert theirs not in [i["id"] for i in mine["instances"]]
 
     create = httpx.post(
-        f"{api_url}{BASE}/instances", headers=tenant.headers,
-        json={"project_id": other_tenant.project_id, "engine": "PostgreSQL-15",
-              "node_type": "db-dev-s", "user_name": "admin", "password": "Passw0rd!x",
-              "is_ha_cluster": False, "name": "intruder"},
+        f"{api_url}{BASE}/instances",
+        headers=tenant.headers,
+        json={
+            "project_id": other_tenant.project_id,
+            "engine": "PostgreSQL-15",
+            "node_type": "db-dev-s",
+            "user_name": "admin",
+            "password": "Passw0rd!x",
+            "is_ha_cluster": False,
+            "name": "intruder",
+        },
     )
     assert create.status_code == 403
     assert create.json()["type"] == "permissions_denied"

@@ -1,4 +1,4 @@
-"""Every invalid create is refused with invalid_arguments and per-field details, and changes nothing."""
+"""Every invalid create is refused with invalid_arguments and per-field details; nothing changes."""
 
 from __future__ import annotations
 
@@ -18,9 +18,16 @@ ENGINES = {"postgresql": "PostgreSQL-15", "mysql": "MariaDB-10.11"}
 
 def _valid(engine: str) -> dict[str, Any]:
     return {
-        "engine": engine, "name": "valid", "user_name": "admin", "password": "Passw0rd!x",
-        "node_type": "db-dev-s", "is_ha_cluster": False, "disable_backup": True,
-        "volume_type": "lssd", "volume_size": 0, "backup_same_region": False,
+        "engine": engine,
+        "name": "valid",
+        "user_name": "admin",
+        "password": "Passw0rd!x",
+        "node_type": "db-dev-s",
+        "is_ha_cluster": False,
+        "disable_backup": True,
+        "volume_type": "lssd",
+        "volume_size": 0,
+        "backup_same_region": False,
     }
 
 
@@ -39,14 +46,48 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("reserved user name", {"user_name": "_rdb_admin"}, "user_name", "constraint"),
     ("user name without password", {"password": ""}, "password", "constraint"),
     ("unknown volume type", {"volume_type": "nvme"}, "volume_type", "constraint"),
-    ("block volume without size", {"volume_type": "sbs_5k", "volume_size": 0}, "volume_size", "required"),
-    ("block volume too small", {"volume_type": "sbs_5k", "volume_size": 1_000_000_000}, "volume_size", "constraint"),
-    ("block volume not in chunks", {"volume_type": "sbs_5k", "volume_size": 7_000_000_000}, "volume_size", "constraint"),
+    (
+        "block volume without size",
+        {"volume_type": "sbs_5k", "volume_size": 0},
+        "volume_size",
+        "required",
+    ),
+    (
+        "block volume too small",
+        {"volume_type": "sbs_5k", "volume_size": 1_000_000_000},
+        "volume_size",
+        "constraint",
+    ),
+    (
+        "block volume not in chunks",
+        {"volume_type": "sbs_5k", "volume_size": 7_000_000_000},
+        "volume_size",
+        "constraint",
+    ),
     ("lssd with a size", {"volume_size": 123}, "volume_size", "constraint"),
-    ("unknown init setting", {"init_settings": [{"name": "nope", "value": "1"}]}, "init_settings.0.name", "constraint"),
+    (
+        "unknown init setting",
+        {"init_settings": [{"name": "nope", "value": "1"}]},
+        "init_settings.0.name",
+        "constraint",
+    ),
     ("tag too long", {"tags": ["x" * 500]}, "tags.0", "constraint"),
     ("name too long", {"name": "n" * 300}, "name", "constraint"),
-    ("private network endpoint", {"init_endpoints": [{"private_network": {"private_network_id": "11111111-1111-4111-8111-111111111111", "service_ip": "10.0.0.5/24"}}]}, "init_endpoints.0.private_network", "constraint"),
+    (
+        "private network endpoint",
+        {
+            "init_endpoints": [
+                {
+                    "private_network": {
+                        "private_network_id": "11111111-1111-4111-8111-111111111111",
+                        "service_ip": "10.0.0.5/24",
+                    }
+                }
+            ]
+        },
+        "init_endpoints.0.private_network",
+        "constraint",
+    ),
     ("missing engine", {"engine": None}, "engine", "required"),
     ("volume size not a number", {"volume_size": "lots"}, "volume_size", "format"),
 ]
@@ -61,10 +102,17 @@ def _counts() -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("family", sorted(ENGINES))
-@pytest.mark.parametrize(("case", "overrides", "argument", "reason"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("case", "overrides", "argument", "reason"), CASES, ids=[c[0] for c in CASES]
+)
 def test_invalid_create_is_refused_and_changes_nothing(
-    api_url: str, tenant: Tenant, family: str, case: str, overrides: dict[str, Any],
-    argument: str, reason: str,
+    api_url: str,
+    tenant: Tenant,
+    family: str,
+    case: str,
+    overrides: dict[str, Any],
+    argument: str,
+    reason: str,
 ) -> None:
     body = {**_valid(ENGINES[family]), **overrides}
     body = {k: v for k, v in body.items() if v is not None}
@@ -88,14 +136,21 @@ def test_all_errors_are_reported_at_once(api_url: str, tenant: Tenant) -> None:
 
 
 def test_bad_settings_value_names_the_field(api_url: str, tenant: Tenant) -> None:
-    body = {**_valid("PostgreSQL-15"), "init_settings": [{"name": "lc_collate", "value": "klingon"}]}
+    body = {
+        **_valid("PostgreSQL-15"),
+        "init_settings": [{"name": "lc_collate", "value": "klingon"}],
+    }
     r = httpx.post(f"{api_url}{BASE}/instances", headers=tenant.headers, json=body)
     assert r.status_code == 400
     assert r.json()["details"][0]["argument_name"] == "init_settings.0.value"
 
 
 def test_malformed_json_is_invalid_arguments(api_url: str, tenant: Tenant) -> None:
-    r = httpx.post(f"{api_url}{BASE}/instances", headers={**tenant.headers, "Content-Type": "application/json"}, content=b"{nope")
+    r = httpx.post(
+        f"{api_url}{BASE}/instances",
+        headers={**tenant.headers, "Content-Type": "application/json"},
+        content=b"{nope",
+    )
     assert r.status_code == 400 and r.json()["type"] == "invalid_arguments"
 
 

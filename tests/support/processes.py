@@ -46,9 +46,18 @@ def api_server() -> Iterator[str]:
     port = free_port()
     log = _log_file("api").open("ab")
     proc = subprocess.Popen(
-        [str(BIN / "uvicorn"), "controlplane.main:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(BIN / "uvicorn"),
+            "controlplane.main:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -77,10 +86,27 @@ class Worker:
     def start(self) -> None:
         log = _log_file("worker").open("ab")
         proc = subprocess.Popen(
-            [str(BIN / "celery"), "-A", "workers.app", "worker", "--loglevel", "INFO",
-             "--concurrency", "4", "--pool", "threads", "-n", f"test{len(self.procs)}@%h",
-             "-B", "-s", str(_log_file("beat").with_suffix(".schedule"))],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(BIN / "celery"),
+                "-A",
+                "workers.app",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "4",
+                "--pool",
+                "threads",
+                "-n",
+                f"test{len(self.procs)}@%h",
+                "-B",
+                "-s",
+                str(_log_file("beat").with_suffix(".schedule")),
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         self.procs.append(proc)
 

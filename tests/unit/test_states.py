@@ -14,7 +14,9 @@ def test_every_instance_status_has_a_row() -> None:
 def test_transient_statuses_match_the_sdk_waiters() -> None:
     from scaleway.rdb.v1.content import INSTANCE_TRANSIENT_STATUSES
 
-    assert {s.value for s in states.INSTANCE_TRANSIENT} == {str(s) for s in INSTANCE_TRANSIENT_STATUSES}
+    assert {s.value for s in states.INSTANCE_TRANSIENT} == {
+        str(s) for s in INSTANCE_TRANSIENT_STATUSES
+    }
 
 
 def test_provisioning_path_and_forbidden_moves() -> None:

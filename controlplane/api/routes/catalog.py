@@ -29,8 +29,12 @@ def _page(items: list[Any], page: int, page_size: int | None) -> list[Any]:
 
 @router.get("/node-types")
 def list_node_types(
-    session: SessionDep, principal: PrincipalDep, region: RegionDep,
-    include_disabled_types: bool = False, page: int = 1, page_size: int | None = None,
+    session: SessionDep,
+    principal: PrincipalDep,
+    region: RegionDep,
+    include_disabled_types: bool = False,
+    page: int = 1,
+    page_size: int | None = None,
 ) -> dict[str, Any]:
     catalog = load_catalog()
     host_mem = host_memory_bytes()
@@ -42,13 +46,19 @@ def list_node_types(
         wire = node_type_from_catalog(node_type, region)
         wire.stock_status = capacity.stock_status(node_type, used, host_mem)  # type: ignore[assignment]
         rows.append(wire)
-    return to_wire(ListNodeTypesResponse(node_types=_page(rows, page, page_size), total_count=len(rows)))
+    return to_wire(
+        ListNodeTypesResponse(node_types=_page(rows, page, page_size), total_count=len(rows))
+    )
 
 
 @router.get("/database-engines")
 def list_database_engines(
-    principal: PrincipalDep, region: RegionDep, name: str | None = None,
-    version: str | None = None, page: int = 1, page_size: int | None = None,
+    principal: PrincipalDep,
+    region: RegionDep,
+    name: str | None = None,
+    version: str | None = None,
+    page: int = 1,
+    page_size: int | None = None,
 ) -> dict[str, Any]:
     engines = []
     for family in load_catalog().engines:
@@ -61,5 +71,7 @@ def list_database_engines(
                 continue
         engines.append(wire)
     return to_wire(
-        ListDatabaseEnginesResponse(engines=_page(engines, page, page_size), total_count=len(engines))
+        ListDatabaseEnginesResponse(
+            engines=_page(engines, page, page_size), total_count=len(engines)
+        )
     )

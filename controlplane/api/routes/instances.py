@@ -37,10 +37,17 @@ def list_instances(
     page_size: int | None = None,
 ) -> dict[str, Any]:
     result = service.list_instances(
-        session, principal, region, name=name or None, tags=[t for t in tags or [] if t],
-        project_id=project_id or None, organization_id=organization_id or None,
-        has_maintenances=has_maintenances, order_by=order_by or "created_at_asc",
-        page=page, page_size=page_size,
+        session,
+        principal,
+        region,
+        name=name or None,
+        tags=[t for t in tags or [] if t],
+        project_id=project_id or None,
+        organization_id=organization_id or None,
+        has_maintenances=has_maintenances,
+        order_by=order_by or "created_at_asc",
+        page=page,
+        page_size=page_size,
     )
     return to_wire(
         ListInstancesResponse(
@@ -68,7 +75,10 @@ def get_instance(
 
 @router.patch("/instances/{instance_id}")
 async def update_instance(
-    instance_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
+    instance_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
     region: RegionDep,
 ) -> dict[str, Any]:
     body = await parse(request, UpdateInstanceRequest)
