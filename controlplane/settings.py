@@ -25,6 +25,8 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("REDIS_URL", "DBAAS_REDIS_URL"),
     )
     encryption_key: str = DEV_ENCRYPTION_KEY
+    # Celery queue: several deployments (or test sessions) can share one Redis.
+    queue_name: str = "dbaas"
 
     regions: list[str] = ["fr-par"]
     api_host: str = "127.0.0.1"

@@ -22,6 +22,7 @@ TEST_ENV = {
     "DATABASE_URL": f"sqlite:///{_STATE / 'dbaas.sqlite3'}",
     "REDIS_URL": os.environ.get("DBAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
     "DBAAS_RESOURCE_PREFIX": "dbaast",
+    "DBAAS_QUEUE_NAME": f"dbaas-test-{_STATE.name}",
     "DBAAS_SWEEPER_INTERVAL_SECONDS": "2",
     "DBAAS_REPUBLISH_AFTER_SECONDS": "5",
     "DBAAS_RECONCILE_INTERVAL_SECONDS": "5",

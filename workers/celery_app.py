@@ -18,6 +18,7 @@ def get_celery() -> Celery:
     settings = get_settings()
     app = Celery("dbaas", broker=settings.redis_url, include=["workers.tasks"])
     app.conf.update(
+        task_default_queue=settings.queue_name,
         task_serializer="json",
         accept_content=["json"],
         result_backend=None,

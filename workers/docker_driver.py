@@ -235,3 +235,33 @@ def list_owned(kind: str) -> list[Any]:
                 **({"all": True} if kind == "containers" else {}), filters=naming.owner_filter()
             )
         )
+
+
+def container_ip(name: str, network: str) -> str | None:
+    """The container's address on ``network`` (how the control plane reaches a node)."""
+    container = find_container(name)
+    if container is None or container.status != "running":
+        return None
+    networks = container.attrs.get("NetworkSettings", {}).get("Networks", {})
+    address = (networks.get(network) or {}).get("IPAddress")
+    return str(address) if address else None
+
+
+def fence(name: str) -> None:
+    """Make sure a container can never serve again on its own: no restart policy, killed."""
+    with translated(f"fence {name}"):
+        container = find_container(name)
+        if container is None:
+            return
+        with suppress(NotFound, APIError):
+            container.update(restart_policy={"Name": "no"})
+        if container.status in ("running", "restarting", "paused"):
+            with suppress(NotFound, APIError):
+                container.kill()
+
+
+def signal(name: str, signum: str) -> None:
+    with translated(f"signal {name}"):
+        container = find_container(name)
+        if container is not None and container.status == "running":
+            container.kill(signal=signum)

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from redis.lock import Lock
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.db.models import Operation
@@ -16,17 +17,20 @@ from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.domain.states import OperationStatus
 from controlplane.services import operations
 from controlplane.settings import get_settings
+from workers import locks
 
 log = logging.getLogger(__name__)
 
 # Leases are short and renewed while the handler runs, so a killed worker frees its operation fast.
 LEASE_SECONDS = 15
+BUSY_RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class OperationContext:
     operation_id: str
     kind: str
+    resource_type: str
     resource_id: str
     params: dict[str, object]
     attempt: int
@@ -48,15 +52,21 @@ def worker_identity() -> str:
 
 
 class _LeaseKeeper(threading.Thread):
-    def __init__(self, sessions: sessionmaker[Session], op_id: str, owner: str):
+    """Renews the operation's lease and the resource lock while the handler runs."""
+
+    def __init__(self, sessions: sessionmaker[Session], op_id: str, owner: str, lock: Lock):
         super().__init__(daemon=True, name=f"lease-{op_id[:8]}")
-        self._sessions, self._op_id, self._owner = sessions, op_id, owner
+        self._sessions, self._op_id, self._owner, self._lock = sessions, op_id, owner, lock
         self._stop_event = threading.Event()
 
     def run(self) -> None:
         while not self._stop_event.wait(LEASE_SECONDS / 3):
-            with self._sessions() as session:
-                operations.renew_lease(session, self._op_id, self._owner, LEASE_SECONDS)
+            try:
+                with self._sessions() as session:
+                    operations.renew_lease(session, self._op_id, self._owner, LEASE_SECONDS)
+                self._lock.extend(locks.LOCK_TTL_SECONDS, replace_ttl=True)
+            except Exception:  # noqa: BLE001 - keep renewing; the handler decides the outcome
+                log.warning("renewing the lease of %s failed", self._op_id, exc_info=True)
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -75,11 +85,32 @@ def run_operation(
         if op is None:
             return Outcome("skipped")
         ctx = OperationContext(
-            op.id, op.kind, op.resource_id, dict(op.params), op.attempts, sessions
+            operation_id=op.id,
+            kind=op.kind,
+            resource_type=op.resource_type,
+            resource_id=op.resource_id,
+            params=dict(op.params),
+            attempt=op.attempts,
+            sessions=sessions,
         )
 
+    with locks.holding(ctx.resource_type, ctx.resource_id, wait=2.0) as lock:
+        if lock is None:  # another job or the HA monitor works on this resource right now
+            return _reschedule(sessions, ctx, BUSY_RETRY_SECONDS, "resource busy", count=False)
+        return _run_locked(sessions, ctx, handlers, failure_hooks, owner, lock)
+
+
+def _run_locked(
+    sessions: sessionmaker[Session],
+    ctx: OperationContext,
+    handlers: dict[str, Handler],
+    failure_hooks: dict[str, FailureHook],
+    owner: str,
+    lock: Lock,
+) -> Outcome:
+    operation_id = ctx.operation_id
     max_attempts = get_settings().max_operation_attempts
-    keeper = _LeaseKeeper(sessions, operation_id, owner)
+    keeper = _LeaseKeeper(sessions, operation_id, owner, lock)
     keeper.start()
     try:
         handler = handlers.get(ctx.kind)
@@ -108,12 +139,18 @@ def run_operation(
 
 
 def _reschedule(
-    sessions: sessionmaker[Session], ctx: OperationContext, delay: float, error: str
+    sessions: sessionmaker[Session],
+    ctx: OperationContext,
+    delay: float,
+    error: str,
+    count: bool = True,
 ) -> Outcome:
     with sessions() as session:
         op = session.get(Operation, ctx.operation_id)
         assert op is not None
         operations.reschedule(session, op, delay, error)
+        if not count:  # waiting for a busy resource is not a failed attempt
+            op.attempts -= 1
         session.commit()
     return Outcome("retry", delay)
 
