@@ -178,7 +178,7 @@ def converge(ctx: OperationContext) -> None:
 
     conn = _connection(bp, node)
     bp.agent.wait_ready(conn, timeout=60)
-    bp.agent.reload(conn)  # configuration may have been rewritten on an existing node
+    bp.agent.reload(conn, bp.server_settings)  # an existing node may run older settings
     bp.agent.ensure_database(conn)
     if bp.admin_user:
         verifier = ctx.params.get("admin_verifier")

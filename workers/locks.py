@@ -6,7 +6,7 @@ Locks expire (a dead holder frees them within ``ttl``) and are extended while wo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 
 import redis
@@ -38,7 +38,5 @@ def holding(
         yield lock if acquired else None
     finally:
         if acquired:
-            try:
+            with suppress(redis.exceptions.LockError):  # expired meanwhile: nothing to release
                 lock.release()
-            except redis.exceptions.LockError:
-                pass  # expired meanwhile: nothing to release

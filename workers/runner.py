@@ -65,7 +65,7 @@ class _LeaseKeeper(threading.Thread):
                 with self._sessions() as session:
                     operations.renew_lease(session, self._op_id, self._owner, LEASE_SECONDS)
                 self._lock.extend(locks.LOCK_TTL_SECONDS, replace_ttl=True)
-            except Exception:  # noqa: BLE001 - keep renewing; the handler decides the outcome
+            except Exception:  # keep renewing; the handler decides the outcome
                 log.warning("renewing the lease of %s failed", self._op_id, exc_info=True)
 
     def stop(self) -> None:
