@@ -9,7 +9,7 @@ the agent into ``TemporaryError`` / ``PermanentError``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -93,8 +93,12 @@ class EngineAgent(ABC):
         """Create (or update) the customer's admin user and the default database (idempotent)."""
 
     @abstractmethod
-    def reload(self, conn: Connection) -> None:
-        """Make the server re-read its configuration files."""
+    def reload(self, conn: Connection, settings: Sequence[ServerSetting] = ()) -> None:
+        """Make the running server apply its configuration, without a restart.
+
+        ``settings`` are the ones ``config_files`` rendered. Engines that re-read their files
+        (PostgreSQL) ignore them; engines that never do (MariaDB) set the hot ones at runtime.
+        """
 
     @abstractmethod
     def is_healthy(self, conn: Connection) -> bool:

@@ -19,19 +19,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def first_query(engine: str, host: str, port: int, user: str, password: str, timeout: float) -> bool:
+def first_query(
+    engine: str, host: str, port: int, user: str, password: str, timeout: float
+) -> bool:
     """One query; True on success. With ``timeout`` > 0 retries until it passes or times out."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             if engine.startswith("PostgreSQL"):
-                with psycopg.connect(host=host, port=port, user=user, password=password,
-                                     dbname="rdb" if user == "bench" else "postgres",
-                                     connect_timeout=2) as c:
+                with psycopg.connect(
+                    host=host,
+                    port=port,
+                    user=user,
+                    password=password,
+                    dbname="rdb" if user == "bench" else "postgres",
+                    connect_timeout=2,
+                ) as c:
                     c.execute("SELECT 1")
             else:
-                conn = pymysql.connect(host=host, port=port, user=user, password=password,
-                                       connect_timeout=2)
+                conn = pymysql.connect(
+                    host=host, port=port, user=user, password=password, connect_timeout=2
+                )
                 with conn.cursor() as cur:
                     cur.execute("SELECT 1")
                 conn.close()
@@ -52,8 +60,13 @@ def _raw_postgres(major: str) -> Callable[[], float]:
             "exec postgres -D /tmp/data -c listen_addresses='*'"
         )
         start = time.monotonic()
-        c = client.containers.run(f"dbaas/postgresql:{major}", ["sh", "-c", script], detach=True,
-                                  ports={"5432/tcp": ("127.0.0.1", port)}, labels={"dbaas.owner": "dbaasb"})
+        c = client.containers.run(
+            f"dbaas/postgresql:{major}",
+            ["sh", "-c", script],
+            detach=True,
+            ports={"5432/tcp": ("127.0.0.1", port)},
+            labels={"dbaas.owner": "dbaasb"},
+        )
         try:
             assert first_query("PostgreSQL", "127.0.0.1", port, "postgres", PASSWORD, timeout=60)
             return time.monotonic() - start
@@ -68,15 +81,21 @@ def _raw_mariadb(version: str) -> Callable[[], float]:
         client = docker.from_env()
         port = _free_port()
         script = (
-            "mariadb-install-db --user=mysql --skip-test-db --auth-root-authentication-method=socket "
-            "--datadir=/tmp/data >/dev/null && (mariadbd --datadir=/tmp/data --bind-address=0.0.0.0 &) && "
+            "mariadb-install-db --user=mysql --skip-test-db "
+            "--auth-root-authentication-method=socket --datadir=/tmp/data >/dev/null && "
+            "(mariadbd --datadir=/tmp/data --bind-address=0.0.0.0 &) && "
             "until mariadb-admin ping --silent 2>/dev/null; do sleep 0.05; done && "
             f"mariadb -e \"CREATE USER bench@'%' IDENTIFIED BY '{PASSWORD}'\" && sleep infinity"
         )
         start = time.monotonic()
-        c = client.containers.run(f"dbaas/mariadb:{version}", ["sh", "-c", script], detach=True,
-                                  user="mysql", ports={"3306/tcp": ("127.0.0.1", port)},
-                                  labels={"dbaas.owner": "dbaasb"})
+        c = client.containers.run(
+            f"dbaas/mariadb:{version}",
+            ["sh", "-c", script],
+            detach=True,
+            user="mysql",
+            ports={"3306/tcp": ("127.0.0.1", port)},
+            labels={"dbaas.owner": "dbaasb"},
+        )
         try:
             assert first_query("MariaDB", "127.0.0.1", port, "bench", PASSWORD, timeout=90)
             return time.monotonic() - start
@@ -89,4 +108,6 @@ def _raw_mariadb(version: str) -> Callable[[], float]:
 BASELINES: dict[str, Callable[[], float]] = {
     "PostgreSQL-15": _raw_postgres("15"),
     "PostgreSQL-17": _raw_postgres("17"),
+    "MariaDB-10.11": _raw_mariadb("10.11"),
+    "MariaDB-11.8": _raw_mariadb("11.8"),
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 
 import psycopg
@@ -108,8 +108,8 @@ class PostgresAgent(EngineAgent):
             if not c.execute(sql.database_exists(), [DEFAULT_DATABASE]).fetchone():
                 c.execute(sql.create_database(DEFAULT_DATABASE))
 
-    def reload(self, conn: Connection) -> None:
-        with connect(conn) as c:
+    def reload(self, conn: Connection, settings: Sequence[ServerSetting] = ()) -> None:
+        with connect(conn) as c:  # PostgreSQL re-reads conf.d: ``settings`` are not needed
             c.execute("SELECT pg_reload_conf()")
 
     def is_healthy(self, conn: Connection) -> bool:

@@ -1,0 +1,1 @@
+"""MySQL-family agent (MariaDB today, MySQL 8 as a flavor)."""
