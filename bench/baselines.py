@@ -57,6 +57,8 @@ def _raw_postgres(major: str) -> Callable[[], float]:
         script = (
             f"printf %s '{PASSWORD}' > /tmp/pw && initdb -D /tmp/data --pwfile=/tmp/pw "
             "--auth-host=scram-sha-256 --auth-local=trust >/dev/null && "
+            # initdb's pg_hba.conf admits only loopback; published ports arrive from the bridge
+            "echo 'host all all all scram-sha-256' >> /tmp/data/pg_hba.conf && "
             "exec postgres -D /tmp/data -c listen_addresses='*'"
         )
         start = time.monotonic()

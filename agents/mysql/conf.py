@@ -121,37 +121,25 @@ def _canonical(name: str) -> str:
 
 
 def init_script(flavor: Flavor) -> str:
-    """Install into ``data.init``, create the superuser on a socket-only server, then rename.
+    """Install into ``data.init`` (superuser included, server offline), then rename.
 
     A re-run when ``data`` exists is a no-op; a run killed half-way leaves only ``data.init``,
     which the next run discards. The superuser's password hash comes from a 0600 SQL file.
     """
-    client = " ".join(filter(None, [flavor.client, flavor.local_login, '--socket="$SOCK"']))
-    admin = " ".join(filter(None, [flavor.admin, flavor.local_login, '--socket="$SOCK"']))
     return f"""\
 set -eu
 BASE={BASE}
 DATA={DATA_DIR}
 INIT=$BASE/{INIT_DIR}
-SOCK=$INIT/mysqld.sock
 if [ -d "$DATA" ]; then rm -rf "$INIT"; echo "datadir exists"; exit 0; fi
-fail() {{ echo "$1" >&2; cat "$INIT/bootstrap.log" >&2 2>/dev/null || true; exit 1; }}
 rm -rf "$DATA.init"
 mkdir -p "$BASE/conf" "$BASE/log"
-{flavor.install_db} >"$INIT/install.log" 2>&1 || {{ cat "$INIT/install.log" >&2; exit 1; }}
-{flavor.server} --defaults-file="$INIT/init.cnf" --datadir="$DATA.init" --skip-networking \\
-  --socket="$SOCK" --pid-file="$INIT/mysqld.pid" --skip-log-bin \\
-  --log-error="$INIT/bootstrap.log" &
-PID=$!
-tries=0
-until {admin} ping >/dev/null 2>&1; do
-  kill -0 "$PID" 2>/dev/null || fail "bootstrap server exited"
-  tries=$((tries + 1)); [ "$tries" -lt 1200 ] || fail "bootstrap server did not start"
-  sleep 0.1
-done
-{client} <"$INIT/superuser.sql" || fail "creating the superuser failed"
-{admin} shutdown || fail "bootstrap shutdown failed"
-wait "$PID" || fail "bootstrap server did not stop cleanly"
+if ! {{
+{flavor.install_db}
+}}; then
+  cat "$INIT/install.log" "$INIT/bootstrap.log" >&2 2>/dev/null || true
+  exit 1
+fi
 SERVER_ID=$(( $(od -An -N4 -tu4 /dev/urandom | tr -d ' ') % 4294967294 + 1 ))
 {{ cat "$INIT/init.cnf"; echo "server_id = $SERVER_ID"; }} >"$INIT/05-init.cnf"
 chmod 0644 "$INIT/05-init.cnf"

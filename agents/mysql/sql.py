@@ -59,9 +59,14 @@ def identified_by_hash(flavor: Flavor, verifier: str) -> str:
 
 
 def create_superuser(flavor: Flavor, verifier: str) -> str:
-    """The init script's SQL: the control plane's own account, all privileges."""
+    """The init script's SQL: the control plane's own account, all privileges.
+
+    It runs with the server offline (``--bootstrap`` / ``--init-file``), which starts without the
+    grant tables loaded: FLUSH PRIVILEGES loads them so that CREATE USER works.
+    """
     who = account(SUPERUSER)
     return (
+        "FLUSH PRIVILEGES;\n"
         f"CREATE USER {who} {identified_by_hash(flavor, verifier)};\n"
         f"GRANT ALL PRIVILEGES ON *.* TO {who} WITH GRANT OPTION;\n"
     )

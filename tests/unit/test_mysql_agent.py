@@ -102,6 +102,7 @@ def test_admin_statements() -> None:
 
 def test_superuser_sql() -> None:
     text = sql.create_superuser(MARIADB, HASH)
+    assert text.startswith("FLUSH PRIVILEGES;\n")  # offline bootstrap: grant tables not loaded
     assert f"CREATE USER '{SUPERUSER}'@'%' IDENTIFIED VIA mysql_native_password" in text
     assert f"GRANT ALL PRIVILEGES ON *.* TO '{SUPERUSER}'@'%' WITH GRANT OPTION;" in text
 
@@ -204,16 +205,18 @@ def test_init_script_is_atomic_and_idempotent() -> None:
     assert 'if [ -d "$DATA" ]; then rm -rf "$INIT"; echo "datadir exists"; exit 0; fi' in script
     install = script.index("mariadb-install-db")
     assert '--defaults-file="$INIT/init.cnf"' in script[install:].split("\n")[0]
-    assert "--skip-test-db --auth-root-authentication-method=socket" in script
+    assert "--skip-test-db" in script and "--auth-root-authentication-method=socket" in script
     assert '--datadir="$DATA.init"' in script
-    assert "--skip-networking" in script and "--skip-log-bin" in script
+    # the superuser is created with the server offline, and a failed step stops the script
+    assert "--bootstrap" in script and '<"$INIT/superuser.sql"' in script
+    assert '>"$INIT/install.log" 2>&1 &&\nmariadbd' in script
     # the init settings and server_id land in conf before the datadir appears
     assert script.index(f'mv "$INIT/05-init.cnf" "$BASE/{conf.INIT_FILE}"') < script.index(
         'mv "$DATA.init" "$DATA"'
     )
     mysql = conf.init_script(MYSQL)
     subprocess.run(["sh", "-n"], input=mysql.encode(), check=True)
-    assert "--initialize-insecure" in mysql and "mysql --user=root" in mysql
+    assert "--initialize-insecure" in mysql and '--init-file="$INIT/superuser.sql"' in mysql
 
 
 # --- configuration -------------------------------------------------------------------------
