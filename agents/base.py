@@ -49,6 +49,29 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class Role:
+    """What a node is in its instance's topology; config renderings depend on it."""
+
+    kind: str  # primary | standby | replica
+    node: str  # n1, n2, ...: also the node's DNS name on the instance network
+    primary_host: str | None = None  # standby/replica: the node it replicates from
+    sync_standbys: tuple[str, ...] = ()  # primary: standbys that must confirm every commit
+
+
+PRIMARY_ALONE = Role(kind="primary", node="n1")
+
+
+@dataclass(frozen=True)
+class StandbyState:
+    """A replicating node as its primary sees it."""
+
+    node: str
+    streaming: bool
+    synchronous: bool
+    lag_bytes: int | None
+
+
+@dataclass(frozen=True)
 class ServerSetting:
     """A user-facing setting resolved to what the engine understands."""
 
@@ -72,9 +95,9 @@ class EngineAgent(ABC):
 
     @abstractmethod
     def config_files(
-        self, major_version: str, settings: list[ServerSetting], memory_bytes: int
+        self, major_version: str, settings: list[ServerSetting], memory_bytes: int, role: Role
     ) -> dict[str, FileSpec]:
-        """Server configuration we own, relative to ``runtime.data_mount`` (pure)."""
+        """Server configuration we own for a node in ``role``, relative to the data mount (pure)."""
 
     @abstractmethod
     def password_verifier(self, user: str, password: str) -> str:
@@ -103,3 +126,36 @@ class EngineAgent(ABC):
     @abstractmethod
     def is_healthy(self, conn: Connection) -> bool:
         """One cheap round trip: True when the server answers queries."""
+
+    # --- replication (HA standby, read replicas) -------------------------------------------
+
+    @abstractmethod
+    def ensure_replication_user(self, conn: Connection, password: str) -> None:
+        """On the primary: the account standbys and replicas replicate with (idempotent)."""
+
+    @abstractmethod
+    def clone_files(
+        self, major_version: str, role: Role, replication_password: str
+    ) -> dict[str, FileSpec]:
+        """Files placed under the data mount before ``clone_command`` runs (one-shot)."""
+
+    @abstractmethod
+    def clone_command(self, major_version: str, role: Role) -> list[str]:
+        """One-shot: replace the node's data with a copy of ``role.primary_host`` and make it
+        follow that primary. Runs on the instance network with the node's volume mounted."""
+
+    @abstractmethod
+    def prepare_clone(self, primary: Connection, role: Role) -> None:
+        """On the primary, before a clone of ``role.node``: drop what a previous copy left."""
+
+    @abstractmethod
+    def promote(self, conn: Connection) -> None:
+        """Turn a standby into a primary that accepts writes (idempotent)."""
+
+    @abstractmethod
+    def replication_state(self, primary: Connection) -> dict[str, StandbyState]:
+        """The nodes replicating from this primary, by node name."""
+
+    @abstractmethod
+    def is_primary(self, conn: Connection) -> bool:
+        """True when this node accepts writes (not in recovery / not read-only)."""

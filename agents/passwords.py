@@ -17,7 +17,9 @@ def _saslprep(password: str) -> bytes:
     return unicodedata.normalize("NFKC", mapped).encode()
 
 
-def scram_sha256(password: str, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS) -> str:
+def scram_sha256(
+    password: str, salt: bytes | None = None, iterations: int = SCRAM_ITERATIONS
+) -> str:
     """PostgreSQL's ``SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`` verifier."""
     salt = salt or os.urandom(16)
     salted = hashlib.pbkdf2_hmac("sha256", _saslprep(password), salt, iterations)

@@ -1,6 +1,6 @@
-"""Provisioning benchmark: create request -> first successful SQL query, next to a raw baseline.
+"""Provisioning benchmark: create request -> first SQL query, next to a raw baseline.
 
-Usage (after deploy/lab.sh):  .venv/bin/python bench/provision.py [--runs 5] [--engine PostgreSQL-15]
+Usage (after deploy/lab.sh): .venv/bin/python bench/provision.py [--runs 5] [--engine NAME]
 
 The control plane runs as real processes (API + Celery worker) on a temporary metadata store.
 The baseline, measured in the same run, is what a person would do by hand with the same image:
@@ -21,12 +21,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 STATE = Path(tempfile.mkdtemp(prefix="dbaas-bench-"))
-os.environ.update({
-    "DBAAS_STATE_DIR": str(STATE),
-    "DATABASE_URL": f"sqlite:///{STATE / 'dbaas.sqlite3'}",
-    "REDIS_URL": "redis://127.0.0.1:6379/14",
-    "DBAAS_RESOURCE_PREFIX": "dbaasb",
-})
+os.environ.update(
+    {
+        "DBAAS_STATE_DIR": str(STATE),
+        "DATABASE_URL": f"sqlite:///{STATE / 'dbaas.sqlite3'}",
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "DBAAS_RESOURCE_PREFIX": "dbaasb",
+    }
+)
 
 from bench.baselines import BASELINES, first_query  # noqa: E402
 from controlplane.cli import migrate  # noqa: E402
@@ -38,9 +40,17 @@ PASSWORD = "Bench-Passw0rd!"
 def measure_service(api_url: str, tenant: tenants.Tenant, engine: str) -> float:
     import httpx
 
-    body = {"engine": engine, "name": "bench", "user_name": "bench", "password": PASSWORD,
-            "node_type": "db-dev-s", "is_ha_cluster": False, "disable_backup": True,
-            "volume_size": 0, "backup_same_region": False}
+    body = {
+        "engine": engine,
+        "name": "bench",
+        "user_name": "bench",
+        "password": PASSWORD,
+        "node_type": "db-dev-s",
+        "is_ha_cluster": False,
+        "disable_backup": True,
+        "volume_size": 0,
+        "backup_same_region": False,
+    }
     base = f"{api_url}/rdb/v1/regions/fr-par/instances"
     start = time.monotonic()
     instance = httpx.post(base, headers=tenant.headers, json=body).raise_for_status().json()
@@ -76,7 +86,9 @@ def main() -> None:
             raw = [BASELINES[engine]() for _ in range(args.runs)]
             rows.append((engine, statistics.median(service), statistics.median(raw)))
             print(f"{engine}: service {service}  raw {raw}", flush=True)
-    print("\n| engine | create -> first query (median) | raw docker run baseline (median) | ratio |")
+    print(
+        "\n| engine | create -> first query (median) | raw docker run baseline (median) | ratio |"
+    )
     print("|---|---|---|---|")
     for engine, svc, raw in rows:
         print(f"| {engine} | {svc:.2f} s | {raw:.2f} s | {svc / raw:.2f}x |")

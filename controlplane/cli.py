@@ -85,10 +85,18 @@ def _key(key: tenancy.IssuedKey) -> dict[str, str]:
     return {"access_key": key.access_key, "secret_key": key.secret_key}
 
 
+def monitor(_args: argparse.Namespace) -> int:
+    from workers.monitor import main as run_monitor
+
+    run_monitor()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dbaas")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
+    sub.add_parser("monitor", help="run the HA monitor loop").set_defaults(func=monitor)
     p = sub.add_parser("bootstrap", help="create the default organization, project and key")
     p.add_argument(
         "--api-url", default=f"http://{get_settings().api_host}:{get_settings().api_port}"

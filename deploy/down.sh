@@ -3,7 +3,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN="${DBAAS_STATE_DIR:-$ROOT/.var}/run"
-for name in api worker beat; do
+for name in api worker beat monitor; do
   pidfile="$RUN/$name.pid"
   [ -f "$pidfile" ] || continue
   pid="$(cat "$pidfile")"

@@ -21,6 +21,7 @@ start() {  # name, command...
 start api "$BIN/uvicorn" controlplane.main:create_app --factory --host "$HOST" --port "$PORT"
 start worker "$BIN/celery" -A workers.app worker --loglevel INFO --pool threads --concurrency 8 -n "worker@%h"
 start beat "$BIN/celery" -A workers.app beat --loglevel INFO -s "$RUN/celerybeat-schedule"
+start monitor "$BIN/dbaas" monitor
 
 for _ in $(seq 1 60); do
   curl -fsS "http://$HOST:$PORT/healthz" >/dev/null 2>&1 && break

@@ -61,3 +61,9 @@ def tenant(migrated_db: str) -> tenants.Tenant:
 @pytest.fixture(scope="session")
 def other_tenant(migrated_db: str) -> tenants.Tenant:
     return tenants.new_tenant("other")
+
+
+@pytest.fixture(scope="session")
+def monitor(migrated_db: str) -> Iterator[object]:
+    with processes.ha_monitor() as proc:
+        yield proc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from controlplane.domain.failures import PermanentError
 from workers import instance_jobs
 from workers.runner import FailureHook, Handler, OperationContext
 
@@ -10,11 +11,18 @@ def ping(ctx: OperationContext) -> None:
     """Liveness probe of the job pipeline (API -> Redis -> worker -> metadata store)."""
 
 
+def interrupted(ctx: OperationContext) -> None:
+    """A monitor action whose monitor died half-way: close it; the monitor re-evaluates."""
+    raise PermanentError(f"{ctx.kind} was interrupted; the HA monitor re-evaluates the instance")
+
+
 HANDLERS: dict[str, Handler] = {
     "ping": ping,
     "provision_instance": instance_jobs.provision,
     "heal_instance": instance_jobs.heal,
     "delete_instance": instance_jobs.delete,
+    "failover": interrupted,
+    "degrade": interrupted,
 }
 FAILURE_HOOKS: dict[str, FailureHook] = {
     "provision_instance": instance_jobs.mark_error,

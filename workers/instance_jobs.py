@@ -1,207 +1,153 @@
-"""Instance lifecycle jobs: provision (converge), heal, delete. Each is idempotent.
+"""Instance lifecycle jobs: converge (provision, heal, rebuild the standby) and delete.
 
-Provisioning converges step by step; every step first looks at what exists (by deterministic
-name), so a job redelivered after a worker died continues where the dead one stopped.
+Converge is idempotent: every step first looks at what exists (by deterministic name), so a job
+redelivered after a worker died continues where the dead one stopped. Synchronous replication is
+switched on only once the standby streams, and the instance is marked ``sync`` only after the
+primary reports the standby as synchronous: while the row says ``sync``, every acknowledged
+commit is on the standby (the HA monitor relies on it to promote safely).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from agents.base import Connection, EngineAgent, NodeRuntime, ServerSetting
-from agents.registry import agent_for
+from agents.base import DEFAULT_DATABASE
 from controlplane import secrets
-from controlplane.catalog.loader import load_catalog
-from controlplane.catalog.lookup import find_engine_version, find_node_type
-from controlplane.catalog.model import EngineVersion, NodeType
 from controlplane.db.models import Endpoint, Instance, Node
-from controlplane.domain.failures import PermanentError
 from controlplane.domain.states import InstanceStatus, check_instance_transition
 from controlplane.services import ports
 from controlplane.settings import get_settings
-from workers import docker_driver, loadbalancer, naming, topology, volumes
+from workers import docker_driver, loadbalancer, naming, nodes, volumes
+from workers.blueprint import Blueprint, connection
+from workers.blueprint import load as load_blueprint
 from workers.runner import OperationContext
 
 log = logging.getLogger(__name__)
-PRIMARY = "n1"
+HA_NODES = (("n1", "primary"), ("n2", "standby"))
+SINGLE_NODE = (("n1", "primary"),)
 
 
-@dataclass(frozen=True)
-class Blueprint:
-    """Everything a converge step needs, read once from the metadata store."""
-
-    instance_id: str
-    version: EngineVersion
-    node_type: NodeType
-    agent: EngineAgent
-    runtime: NodeRuntime
-    volume_type: str
-    volume_size: int
-    superuser_password: str
-    settings: list[tuple[str, str]]
-    init_options: dict[str, str]
-    server_settings: list[ServerSetting]
-    admin_user: str | None
-
-
-def set_status(session: Session, instance: Instance, status: InstanceStatus, reason: str | None = None) -> None:
+def set_status(
+    session: Session, instance: Instance, status: InstanceStatus, reason: str | None = None
+) -> None:
     check_instance_transition(instance.status, status)
     instance.status = status.value
     instance.status_reason = reason
 
 
-def _load(session: Session, instance_id: str) -> Instance | None:
+def load_instance(session: Session, instance_id: str) -> Instance | None:
     return session.get(Instance, instance_id, populate_existing=True)
 
 
-def _blueprint(instance: Instance) -> Blueprint:
-    catalog = load_catalog()
-    version = find_engine_version(catalog, instance.engine)
-    node_type = find_node_type(catalog, instance.node_type)
-    if version is None or node_type is None:
-        raise PermanentError(f"{instance.engine} / {instance.node_type} left the catalog")
-    agent = agent_for(version.family.value)
-    settings = topology.effective_settings(version, node_type, instance.settings)
-    return Blueprint(
-        instance_id=instance.id,
-        version=version,
-        node_type=node_type,
-        agent=agent,
-        runtime=agent.runtime(version.version),
-        volume_type=instance.volume_type,
-        volume_size=instance.volume_size,
-        superuser_password=secrets.decrypt(instance.superuser_secret),
-        settings=settings,
-        init_options=topology.init_options(version, instance.init_settings),
-        server_settings=topology.init_server_settings(version, instance.init_settings)
-        + topology.server_settings(version, settings),
-        admin_user=instance.admin_user_name,
-    )
+def _gone(instance: Instance | None) -> bool:
+    return instance is None or instance.status == InstanceStatus.DELETING
 
 
-def _ensure_node_row(session: Session, instance: Instance, name: str, role: str) -> Node:
-    node = session.scalar(select(Node).where(Node.instance_id == instance.id, Node.name == name))
-    if node is None:
-        s = get_settings()
-        port = ports.allocate(
-            session, f"{instance.id}:{name}", "admin", s.admin_port_min, s.admin_port_max,
-            s.publish_address,
-        )
-        node = Node(instance_id=instance.id, name=name, role=role, admin_port=port)
-        session.add(node)
-        session.flush()
-    return node
-
-
-def _volume_mount(bp: Blueprint, node: str) -> str:
-    """Returns the mount source: a loop-mounted host directory or a named Docker volume."""
-    name = naming.volume(bp.instance_id, node)
-    if bp.volume_type != "lssd" and get_settings().loop_volumes:
-        return str(volumes.ensure(name, bp.volume_size, bp.runtime.uid, bp.runtime.gid))
-    docker_driver.ensure_named_volume(name, naming.labels(bp.instance_id, node=node))
-    return name
-
-
-def _node_spec(bp: Blueprint, node: Node, mount: str) -> docker_driver.ContainerSpec:
-    limits = topology.node_limits(bp.node_type)
-    s = get_settings()
-    return docker_driver.ContainerSpec(
-        name=naming.node_container(bp.instance_id, node.name),
-        image=bp.version.image,
-        command=bp.runtime.server_command,
-        labels=naming.labels(bp.instance_id, node=node.name, role=node.role),
-        network=naming.network(bp.instance_id),
-        user=bp.runtime.user,
-        mounts={mount: bp.runtime.data_mount},
-        ports={f"{bp.runtime.port}/tcp": (s.publish_address, node.admin_port)},
-        nano_cpus=limits.nano_cpus,
-        mem_bytes=limits.mem_bytes,
-        shm_bytes=min(limits.mem_bytes // 4, 256 * 1024 * 1024),
-        stop_signal=bp.runtime.stop_signal,
-        aliases=[node.name],
-    )
-
-
-def _connection(bp: Blueprint, node: Node) -> Connection:
-    from agents.base import SUPERUSER
-
-    return Connection(get_settings().publish_address, node.admin_port, SUPERUSER, bp.superuser_password)
-
-
-def _ensure_primary_node(bp: Blueprint, node: Node) -> None:
-    mount = _volume_mount(bp, node.name)
-    spec = _node_spec(bp, node, mount)
-    limits = topology.node_limits(bp.node_type)
-    config = bp.agent.config_files(bp.version.version, bp.server_settings, limits.mem_bytes)
-    container = docker_driver.find_container(spec.name)
-    if container is None:
-        init_spec = docker_driver.ContainerSpec(
-            name=f"{spec.name}-init", image=spec.image, command=[], labels=spec.labels,
-            network=spec.network, user=spec.user, mounts=spec.mounts, restart=False,
-        )
-        files = bp.agent.init_files(bp.version.version, bp.superuser_password, bp.init_options)
-        code, output = docker_driver.run_once(init_spec, bp.runtime.init_command, files, bp.runtime.data_mount)
-        if code != 0:
-            raise PermanentError(f"engine initialisation failed: {output.strip()[-500:]}")
-    docker_driver.ensure_container(spec, files=config, files_base=bp.runtime.data_mount)
+def _ensure_node_rows(session: Session, instance: Instance) -> None:
+    existing = {n.name for n in instance.nodes}
+    for name, role in HA_NODES if instance.is_ha_cluster else SINGLE_NODE:
+        if name not in existing:
+            instance.nodes.append(Node(name=name, role=role))
+    session.flush()
 
 
 def converge(ctx: OperationContext) -> None:
     sessions = ctx.sessions
+    s = get_settings()
     with sessions() as session:
-        instance = _load(session, ctx.resource_id)
-        if instance is None or instance.status == InstanceStatus.DELETING:
+        instance = load_instance(session, ctx.resource_id)
+        if instance is None or _gone(instance):
             return  # deleted meanwhile: nothing to build
-        bp = _blueprint(instance)
-        node = _ensure_node_row(session, instance, PRIMARY, "primary")
-        s = get_settings()
+        _ensure_node_rows(session, instance)
         lb_port = ports.allocate(
-            session, instance.id, "load_balancer", s.endpoint_port_min, s.endpoint_port_max,
+            session,
+            instance.id,
+            "load_balancer",
+            s.endpoint_port_min,
+            s.endpoint_port_max,
             s.publish_address,
         )
+        rebuild = {n.name for n in instance.nodes if n.needs_rebuild}
         session.commit()
+        bp = load_blueprint(instance)
 
     docker_driver.ensure_network(naming.network(bp.instance_id), naming.labels(bp.instance_id))
-    _ensure_primary_node(bp, node)
+    nodes.ensure_primary(bp, bp.primary)
+    _advance(sessions, ctx.resource_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
 
-    with sessions() as session:
-        instance = _load(session, ctx.resource_id)
-        if instance is None or instance.status == InstanceStatus.DELETING:
-            return
-        if instance.status == InstanceStatus.PROVISIONING:
-            set_status(session, instance, InstanceStatus.INITIALIZING)
-            session.commit()
-
-    conn = _connection(bp, node)
-    bp.agent.wait_ready(conn, timeout=60)
-    bp.agent.reload(conn, bp.server_settings)  # an existing node may run older settings
-    bp.agent.ensure_database(conn)
+    primary = connection(bp, bp.primary)
+    bp.agent.wait_ready(primary, timeout=60)
+    nodes.write_config(bp, bp.primary)  # settings and sync standbys as the rows say
+    bp.agent.ensure_database(primary)
     if bp.admin_user:
         verifier = ctx.params.get("admin_verifier")
         if isinstance(verifier, str) and verifier:
-            bp.agent.ensure_admin(conn, bp.admin_user, secrets.decrypt(verifier), "rdb")
+            bp.agent.ensure_admin(
+                primary, bp.admin_user, secrets.decrypt(verifier), DEFAULT_DATABASE
+            )
+    if bp.is_ha:
+        _converge_standbys(ctx, bp, rebuild)
+
     loadbalancer.ensure(
-        bp.instance_id, naming.node_container(bp.instance_id, node.name), bp.runtime.port,
-        (s.publish_address, lb_port),
+        bp.instance_id, bp.container(bp.primary), bp.runtime.port, (s.publish_address, lb_port)
     )
     # Ready means reachable the way users reach it: through the load-balancer endpoint.
-    bp.agent.wait_ready(replace(conn, port=lb_port), timeout=30)
+    bp.agent.wait_ready(replace(primary, host=s.publish_address, port=lb_port), timeout=30)
 
     with sessions() as session:
-        instance = _load(session, ctx.resource_id)
-        if instance is None or instance.status == InstanceStatus.DELETING:
+        instance = load_instance(session, ctx.resource_id)
+        if instance is None or _gone(instance):
             return
-        _ensure_lb_endpoint(session, instance, lb_port)
+        _ensure_lb_endpoint(instance, lb_port)
         instance.settings = [{"name": n, "value": v} for n, v in bp.settings]
         set_status(session, instance, InstanceStatus.READY)
         session.commit()
 
 
-def _ensure_lb_endpoint(session: Session, instance: Instance, port: int) -> None:
+def _converge_standbys(ctx: OperationContext, bp: Blueprint, rebuild: set[str]) -> None:
+    bp.agent.ensure_replication_user(connection(bp, bp.primary), bp.replication_password)
+    for node in bp.standbys():
+        nodes.ensure_standby(bp, node, rebuild=node in rebuild)
+        nodes.wait_streaming(bp, node)
+    with ctx.sessions() as session:
+        instance = load_instance(session, ctx.resource_id)
+        if instance is None or _gone(instance):
+            return
+        for row in instance.nodes:
+            row.needs_rebuild = False
+        session.commit()
+        if instance.sync_mode == "sync":
+            return
+        # Switch the primary to synchronous, check it took, and only then record "sync".
+        sync_bp = load_blueprint(instance, sync_mode="sync")
+    nodes.write_config(sync_bp, sync_bp.primary)
+    for node in sync_bp.standbys():
+        nodes.wait_synchronous(sync_bp, node)
+    with ctx.sessions() as session:
+        instance = load_instance(session, ctx.resource_id)
+        if instance is not None:
+            instance.sync_mode = "sync"
+            session.commit()
+
+
+def _advance(
+    sessions: sessionmaker[Session],
+    instance_id: str,
+    current: InstanceStatus,
+    target: InstanceStatus,
+) -> None:
+    with sessions() as session:
+        instance = load_instance(session, instance_id)
+        if instance is not None and instance.status == current:
+            set_status(session, instance, target)
+            session.commit()
+
+
+def _ensure_lb_endpoint(instance: Instance, port: int) -> None:
     if any(e.kind == "load_balancer" for e in instance.endpoints):
         return
     instance.endpoints.append(
@@ -209,7 +155,7 @@ def _ensure_lb_endpoint(session: Session, instance: Instance, port: int) -> None
     )
 
 
-# Provisioning and healing are the same converge; only the status the instance is in differs.
+# Provisioning, healing and rebuilding a standby are the same converge.
 provision = heal = converge
 
 
@@ -220,7 +166,7 @@ def delete(ctx: OperationContext) -> None:
         if name.startswith(f"{naming.prefix()}-{instance_id}-"):
             volumes.remove(name)
     with ctx.sessions() as session:
-        instance = _load(session, instance_id)
+        instance = load_instance(session, instance_id)
         ports.release(session, instance_id)
         if instance is not None:
             session.delete(instance)
@@ -229,7 +175,7 @@ def delete(ctx: OperationContext) -> None:
 
 def mark_error(ctx: OperationContext, message: str) -> None:
     with ctx.sessions() as session:
-        instance = _load(session, ctx.resource_id)
+        instance = load_instance(session, ctx.resource_id)
         if instance is None:
             return
         if instance.status != InstanceStatus.ERROR:
@@ -237,3 +183,7 @@ def mark_error(ctx: OperationContext, message: str) -> None:
         else:
             instance.status_reason = message
         session.commit()
+
+
+def node_rows(session: Session, instance_id: str) -> list[Node]:
+    return list(session.scalars(select(Node).where(Node.instance_id == instance_id)))

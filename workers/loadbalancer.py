@@ -61,9 +61,22 @@ def spec(
 def ensure(
     instance_id: str, backend_host: str, engine_port: int, published: tuple[str, int]
 ) -> None:
+    """The load balancer exists, runs, and forwards to ``backend_host``."""
     config = render_config(backend_host, engine_port, engine_port).encode()
+    if docker_driver.find_container(naming.lb_container(instance_id)) is not None:
+        point_to(instance_id, backend_host, engine_port)
     docker_driver.ensure_container(
         spec(instance_id, engine_port, published),
         files={"haproxy.cfg": FileSpec(config, 0o644)},
         files_base=CONFIG_DIR,
     )
+
+
+def point_to(instance_id: str, backend_host: str, engine_port: int) -> None:
+    """Send new connections to another node: rewrite the configuration, reload HAProxy."""
+    container = docker_driver.find_container(naming.lb_container(instance_id))
+    if container is None or container.status != "running":
+        return  # converge re-creates it pointing at the current primary
+    config = render_config(backend_host, engine_port, engine_port).encode()
+    docker_driver.put_files(container, CONFIG_DIR, {"haproxy.cfg": FileSpec(config, 0o644)})
+    docker_driver.signal(container.name, "SIGUSR2")  # master-worker mode: graceful reload

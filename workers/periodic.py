@@ -29,9 +29,11 @@ def diagnose(container_states: dict[str, str | None]) -> str | None:
 
 
 def observe(instance: Instance) -> dict[str, str | None]:
+    """Node containers (HA nodes are the HA monitor's: only the load balancer is checked)."""
     states = {
         node.name: docker_driver.container_state(naming.node_container(instance.id, node.name))
         for node in instance.nodes
+        if not instance.is_ha_cluster
     }
     if any(e.kind == "load_balancer" for e in instance.endpoints):
         states["load balancer"] = docker_driver.container_state(naming.lb_container(instance.id))

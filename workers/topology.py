@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from agents.base import ServerSetting
+from agents.base import Role, ServerSetting
 from controlplane.catalog.model import ApplyVia, EngineVersion, NodeType
 from controlplane.catalog.settings_rules import default_settings, engine_value
 
@@ -73,3 +73,18 @@ def init_server_settings(
             value = engine_value(setting, item["value"])
             resolved.append(ServerSetting(setting.engine_name, value, setting.hot_configurable))
     return resolved
+
+
+def roles(nodes: list[tuple[str, str]], sync_mode: str) -> dict[str, Role]:
+    """Each node's role from the (name, role) rows; the primary names its standbys as
+    synchronous only while the instance is in ``sync`` mode."""
+    primary = next((name for name, role in nodes if role == "primary"), None)
+    standbys = tuple(sorted(name for name, role in nodes if role == "standby"))
+    result: dict[str, Role] = {}
+    for name, role in nodes:
+        if role == "primary":
+            sync = standbys if sync_mode == "sync" else ()
+            result[name] = Role("primary", name, sync_standbys=sync)
+        else:
+            result[name] = Role(role, name, primary_host=primary)
+    return result

@@ -16,7 +16,9 @@ from agents.base import (
     EngineAgent,
     FileSpec,
     NodeRuntime,
+    Role,
     ServerSetting,
+    StandbyState,
 )
 from agents.mysql import conf, flavors, sql
 from agents.mysql.flavors import Flavor
@@ -92,7 +94,7 @@ class MysqlAgent(EngineAgent):
         }
 
     def config_files(
-        self, major_version: str, settings: list[ServerSetting], memory_bytes: int
+        self, major_version: str, settings: list[ServerSetting], memory_bytes: int, role: Role
     ) -> dict[str, FileSpec]:
         flavor = flavors.for_version(major_version)
         own = {"uid": conf.UID, "gid": conf.GID}
@@ -160,3 +162,28 @@ class MysqlAgent(EngineAgent):
             return True
         except TemporaryError:
             return False
+
+    # Replication is not wired for the MySQL family yet: HA and replicas are refused up front.
+
+    def ensure_replication_user(self, conn: Connection, password: str) -> None:
+        raise PermanentError("replication is not available for MariaDB yet")
+
+    def clone_files(
+        self, major_version: str, role: Role, replication_password: str
+    ) -> dict[str, FileSpec]:
+        raise PermanentError("replication is not available for MariaDB yet")
+
+    def clone_command(self, major_version: str, role: Role) -> list[str]:
+        raise PermanentError("replication is not available for MariaDB yet")
+
+    def prepare_clone(self, primary: Connection, role: Role) -> None:
+        raise PermanentError("replication is not available for MariaDB yet")
+
+    def promote(self, conn: Connection) -> None:
+        raise PermanentError("replication is not available for MariaDB yet")
+
+    def replication_state(self, primary: Connection) -> dict[str, StandbyState]:
+        return {}
+
+    def is_primary(self, conn: Connection) -> bool:
+        return True

@@ -15,18 +15,27 @@ from agents.base import (
     EngineAgent,
     FileSpec,
     NodeRuntime,
+    Role,
     ServerSetting,
+    StandbyState,
 )
-from agents.postgres import conf, sql
+from agents.postgres import conf, replication, sql
 from controlplane.domain.failures import PermanentError, TemporaryError
 
 
 @contextmanager
-def connect(c: Connection, dbname: str = "postgres", timeout: float = 5) -> Iterator[psycopg.Connection]:
+def connect(
+    c: Connection, dbname: str = "postgres", timeout: float = 5
+) -> Iterator[psycopg.Connection]:
     try:
         with psycopg.connect(
-            host=c.host, port=c.port, user=c.user, password=c.password, dbname=dbname,
-            connect_timeout=max(1, int(timeout)), autocommit=True,
+            host=c.host,
+            port=c.port,
+            user=c.user,
+            password=c.password,
+            dbname=dbname,
+            connect_timeout=max(1, int(timeout)),
+            autocommit=True,
         ) as connection:
             yield connection
     except psycopg.OperationalError as exc:
@@ -64,16 +73,16 @@ class PostgresAgent(EngineAgent):
         }
 
     def config_files(
-        self, major_version: str, settings: list[ServerSetting], memory_bytes: int
+        self, major_version: str, settings: list[ServerSetting], memory_bytes: int, role: Role
     ) -> dict[str, FileSpec]:
         base = f"{conf.rel_data_dir(major_version)}/conf.d"
         own = {"uid": conf.PG_UID, "gid": conf.PG_GID}
-        return {
-            f"{base}/00-dbaas.conf": FileSpec(conf.base_conf(memory_bytes).encode(), 0o600, **own),
-            f"{base}/10-settings.conf": FileSpec(
-                conf.settings_conf(settings).encode(), 0o600, **own
-            ),
+        files = {
+            f"{base}/00-dbaas.conf": conf.base_conf(memory_bytes),
+            f"{base}/10-settings.conf": conf.settings_conf(settings),
+            f"{base}/20-replication.conf": replication.replication_conf(role),
         }
+        return {path: FileSpec(text.encode(), 0o600, **own) for path, text in files.items()}
 
     def password_verifier(self, user: str, password: str) -> str:
         return passwords.scram_sha256(password)
@@ -119,3 +128,54 @@ class PostgresAgent(EngineAgent):
             return True
         except TemporaryError:
             return False
+
+    def ensure_replication_user(self, conn: Connection, password: str) -> None:
+        verifier = passwords.scram_sha256(password)
+        with connect(conn) as c:
+            if c.execute(sql.role_exists(), [replication.REPLICATOR]).fetchone():
+                c.execute(sql.set_replication_password(replication.REPLICATOR, verifier))
+            else:
+                c.execute(sql.create_replication_role(replication.REPLICATOR, verifier))
+
+    def clone_files(
+        self, major_version: str, role: Role, replication_password: str
+    ) -> dict[str, FileSpec]:
+        own = {"uid": conf.PG_UID, "gid": conf.PG_GID}
+        script = replication.clone_script(major_version, role)
+        return {
+            ".pgpass": FileSpec(replication.pgpass(replication_password).encode(), 0o600, **own),
+            f"{replication.CLONE_DIR}/clone.sh": FileSpec(script.encode(), 0o700, **own),
+        }
+
+    def clone_command(self, major_version: str, role: Role) -> list[str]:
+        return ["sh", f"{conf.BASE}/{replication.CLONE_DIR}/clone.sh"]
+
+    def prepare_clone(self, primary: Connection, role: Role) -> None:
+        slot = replication.slot_name(role.node)
+        with connect(primary) as c:
+            row = c.execute(sql.slot_activity(), [slot]).fetchone()
+            if row is None:
+                return
+            if row[0]:  # a stale walsender still holds it (the old node just died)
+                c.execute(sql.terminate_slot_holder(), [slot])
+                time.sleep(0.2)
+            c.execute(sql.drop_slot(), [slot])
+
+    def promote(self, conn: Connection) -> None:
+        with connect(conn) as c:
+            if c.execute("SELECT pg_is_in_recovery()").fetchone() == (True,):
+                promoted = c.execute("SELECT pg_promote(wait => true, wait_seconds => 30)")
+                if promoted.fetchone() != (True,):
+                    raise TemporaryError("pg_promote did not finish within 30 s")
+
+    def replication_state(self, primary: Connection) -> dict[str, StandbyState]:
+        with connect(primary, timeout=2) as c:
+            rows = c.execute(sql.replication_status()).fetchall()
+        return {
+            name: StandbyState(name, state == "streaming", sync_state in ("sync", "quorum"), lag)
+            for name, state, sync_state, lag in rows
+        }
+
+    def is_primary(self, conn: Connection) -> bool:
+        with connect(conn, timeout=2) as c:
+            return c.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)

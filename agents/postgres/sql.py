@@ -41,3 +41,37 @@ def grant_public_schema(user: str) -> sql.Composed:
 
 def grant_monitoring(user: str) -> sql.Composed:
     return sql.SQL("GRANT pg_monitor TO {}").format(sql.Identifier(user))
+
+
+def create_replication_role(user: str, verifier: str) -> sql.Composed:
+    return sql.SQL("CREATE ROLE {} WITH REPLICATION LOGIN PASSWORD {}").format(
+        sql.Identifier(user), sql.Literal(verifier)
+    )
+
+
+def set_replication_password(user: str, verifier: str) -> sql.Composed:
+    return sql.SQL("ALTER ROLE {} WITH REPLICATION LOGIN PASSWORD {}").format(
+        sql.Identifier(user), sql.Literal(verifier)
+    )
+
+
+def slot_activity() -> sql.Composed:
+    return sql.SQL("SELECT active FROM pg_replication_slots WHERE slot_name = %s").format()
+
+
+def terminate_slot_holder() -> sql.Composed:
+    return sql.SQL(
+        "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots "
+        "WHERE slot_name = %s AND active_pid IS NOT NULL"
+    ).format()
+
+
+def drop_slot() -> sql.Composed:
+    return sql.SQL("SELECT pg_drop_replication_slot(%s)").format()
+
+
+def replication_status() -> sql.Composed:
+    return sql.SQL(
+        "SELECT application_name, state, sync_state, "
+        "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication"
+    ).format()

@@ -101,6 +101,10 @@ class Instance(Base):
     admin_user_name: Mapped[str | None] = mapped_column(String(128), nullable=True)
     # Password of the control plane's own superuser on the engine, encrypted (domain/secrets).
     superuser_secret: Mapped[str] = mapped_column(Text)
+    replication_secret: Mapped[str] = mapped_column(Text)
+    # HA durability: "sync" = every acknowledged commit is on the standby; "degraded" = main
+    # node alone (standby missing or catching up); "none" = not an HA instance.
+    sync_mode: Mapped[str] = mapped_column(String(16), default="none")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -138,7 +142,8 @@ class Node(Base):
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     name: Mapped[str] = mapped_column(String(16))  # n1, n2, ...
     role: Mapped[str] = mapped_column(String(16))  # primary | standby | replica
-    admin_port: Mapped[int] = mapped_column(Integer)
+    # Set when the node's data cannot be trusted (a fenced former main): rebuilt from the primary.
+    needs_rebuild: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     instance: Mapped[Instance] = relationship(back_populates="nodes")

@@ -82,9 +82,9 @@ def _creation_errors(req: CreateInstanceRequest) -> list[ArgumentError]:
         errors += validate_settings(
             version, [(s.name, s.value) for s in req.init_settings], init=True
         )
-    if req.is_ha_cluster or req.high_availability_mode in ("single_zone", "multiple_zone"):
+    if wants_ha(req) and version is not None and version.family.value != "postgresql":
         errors.append(
-            _err("is_ha_cluster", "high availability is not offered by this deployment yet")
+            _err("is_ha_cluster", f"high availability is not available for {version.name} yet")
         )
     if req.encryption is not None and req.encryption.enabled:
         errors.append(
@@ -99,6 +99,10 @@ def _creation_errors(req: CreateInstanceRequest) -> list[ArgumentError]:
                 )
             )
     return errors
+
+
+def wants_ha(req: CreateInstanceRequest) -> bool:
+    return req.is_ha_cluster or req.high_availability_mode in ("single_zone", "multiple_zone")
 
 
 def create(
@@ -130,8 +134,9 @@ def create(
         engine=version.name,
         node_type=node_type.name,
         status=InstanceStatus.PROVISIONING.value,
-        is_ha_cluster=False,
-        high_availability_mode="disabled",
+        is_ha_cluster=wants_ha(req),
+        high_availability_mode="single_zone" if wants_ha(req) else "disabled",
+        sync_mode="degraded" if wants_ha(req) else "none",
         tags=list(req.tags),
         settings=[],
         init_settings=[{"name": s.name, "value": s.value} for s in req.init_settings],
@@ -142,6 +147,7 @@ def create(
         encryption_enabled=False,
         admin_user_name=req.user_name or None,
         superuser_secret=secrets.encrypt(secrets.new_password()),
+        replication_secret=secrets.encrypt(secrets.new_password()),
     )
     session.add(instance)
     session.flush()

@@ -40,6 +40,32 @@ def record(
     return op
 
 
+def record_running(
+    session: Session,
+    kind: str,
+    resource_type: str,
+    resource_id: str,
+    owner: str,
+    params: dict[str, Any] | None = None,
+    lease_seconds: int = 120,
+) -> Operation:
+    """An operation done in place by its recorder (the HA monitor), not by a worker."""
+    op = record(session, kind, resource_type, resource_id, params)
+    op.status = RUNNING
+    op.attempts = 1
+    op.published_at = utcnow()
+    op.lease_owner = owner
+    op.lease_expires_at = utcnow() + timedelta(seconds=lease_seconds)
+    return op
+
+
+def get(session: Session, operation_id: str) -> Operation:
+    op = session.get(Operation, operation_id)
+    if op is None:
+        raise LookupError(f"operation {operation_id} does not exist")
+    return op
+
+
 def mark_published(session: Session, operation_id: str, at: datetime | None = None) -> None:
     session.execute(
         update(Operation).where(Operation.id == operation_id).values(published_at=at or utcnow())

@@ -36,7 +36,7 @@ def _clean_docker_leftovers(docker_client: docker.DockerClient) -> Iterator[None
 
 
 @pytest.fixture(scope="session")
-def rdb(api_url: str, tenant: Tenant, worker: object) -> RdbV1API:
+def rdb(api_url: str, tenant: Tenant, worker: object, monitor: object) -> RdbV1API:
     client = Client(
         access_key=tenant.access_key,
         secret_key=tenant.secret_key,

@@ -137,3 +137,16 @@ def celery_worker() -> Iterator[Worker]:
         yield worker
     finally:
         worker.stop()
+
+
+@contextmanager
+def ha_monitor() -> Iterator[subprocess.Popen[bytes]]:
+    log = _log_file("monitor").open("ab")
+    proc = subprocess.Popen(
+        [str(BIN / "dbaas"), "monitor"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        yield proc
+    finally:
+        _stop(proc)
+        log.close()

@@ -8,7 +8,7 @@ import pymysql
 import pytest
 
 from agents import passwords
-from agents.base import SUPERUSER, Connection, ServerSetting
+from agents.base import PRIMARY_ALONE, SUPERUSER, Connection, ServerSetting
 from agents.mysql import conf, flavors, sql
 from agents.mysql.agent import MysqlAgent, _translate
 from agents.mysql.flavors import MARIADB, MYSQL
@@ -240,7 +240,7 @@ def test_config_files() -> None:
         ServerSetting("max_connections", "150", hot=True),
         ServerSetting("character_set_server", "latin1", hot=True),
     ]
-    files = MysqlAgent().config_files("10.11", settings, 2 * GIB)
+    files = MysqlAgent().config_files("10.11", settings, 2 * GIB, PRIMARY_ALONE)
     assert set(files) == {"my.cnf", "conf/00-dbaas.cnf", "conf/10-settings.cnf"}
     assert all(f.mode == 0o644 and f.uid == 999 for f in files.values())
     assert files["my.cnf"].data.decode().endswith(f"!includedir {conf.CONF_DIR}\n")

@@ -1,0 +1,99 @@
+"""Everything a job needs to act on an instance, read once from the metadata store and catalog."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agents.base import (
+    SUPERUSER,
+    Connection,
+    EngineAgent,
+    FileSpec,
+    NodeRuntime,
+    Role,
+    ServerSetting,
+)
+from agents.registry import agent_for
+from controlplane import secrets
+from controlplane.catalog import find_engine_version, find_node_type, load_catalog
+from controlplane.catalog.model import EngineVersion, NodeType
+from controlplane.db.models import Instance
+from controlplane.domain.failures import PermanentError, TemporaryError
+from workers import docker_driver, naming, topology
+
+
+@dataclass(frozen=True)
+class Blueprint:
+    instance_id: str
+    version: EngineVersion
+    node_type: NodeType
+    agent: EngineAgent
+    runtime: NodeRuntime
+    volume_type: str
+    volume_size: int
+    superuser_password: str
+    replication_password: str
+    settings: list[tuple[str, str]]  # the user-visible settings (defaults + chosen)
+    server_settings: list[ServerSetting]  # what the engine is configured with
+    init_options: dict[str, str]
+    admin_user: str | None
+    is_ha: bool
+    roles: dict[str, Role]  # node name -> role, from the node rows
+
+    @property
+    def primary(self) -> str:
+        return next(name for name, role in self.roles.items() if role.kind == "primary")
+
+    def standbys(self) -> list[str]:
+        return sorted(name for name, role in self.roles.items() if role.kind == "standby")
+
+    def container(self, node: str) -> str:
+        return naming.node_container(self.instance_id, node)
+
+    @property
+    def memory_bytes(self) -> int:
+        return topology.node_limits(self.node_type).mem_bytes
+
+    def config_files(self, role: Role) -> dict[str, FileSpec]:
+        return self.agent.config_files(
+            self.version.version, self.server_settings, self.memory_bytes, role
+        )
+
+
+def load(instance: Instance, sync_mode: str | None = None) -> Blueprint:
+    """``sync_mode`` overrides the row's, to render a state before recording it."""
+    catalog = load_catalog()
+    version = find_engine_version(catalog, instance.engine)
+    node_type = find_node_type(catalog, instance.node_type)
+    if version is None or node_type is None:
+        raise PermanentError(f"{instance.engine} / {instance.node_type} left the catalog")
+    agent = agent_for(version.family.value)
+    settings = topology.effective_settings(version, node_type, instance.settings)
+    return Blueprint(
+        instance_id=instance.id,
+        version=version,
+        node_type=node_type,
+        agent=agent,
+        runtime=agent.runtime(version.version),
+        volume_type=instance.volume_type,
+        volume_size=instance.volume_size,
+        superuser_password=secrets.decrypt(instance.superuser_secret),
+        replication_password=secrets.decrypt(instance.replication_secret),
+        settings=settings,
+        server_settings=topology.init_server_settings(version, instance.init_settings)
+        + topology.server_settings(version, settings),
+        init_options=topology.init_options(version, instance.init_settings),
+        admin_user=instance.admin_user_name,
+        is_ha=instance.is_ha_cluster,
+        roles=topology.roles(
+            [(n.name, n.role) for n in instance.nodes], sync_mode or instance.sync_mode
+        ),
+    )
+
+
+def connection(bp: Blueprint, node: str) -> Connection:
+    """The control plane reaches a node directly on its instance network (never published)."""
+    address = docker_driver.container_ip(bp.container(node), naming.network(bp.instance_id))
+    if address is None:
+        raise TemporaryError(f"node {node} is not running")
+    return Connection(address, bp.runtime.port, SUPERUSER, bp.superuser_password)

@@ -1,0 +1,127 @@
+"""Node-level converge steps: volume, container, initialisation or clone, configuration."""
+
+from __future__ import annotations
+
+import time
+
+from agents.base import FileSpec
+from controlplane.domain.failures import PermanentError, TemporaryError
+from controlplane.settings import get_settings
+from workers import docker_driver, naming, topology, volumes
+from workers.blueprint import Blueprint, connection
+
+
+def volume_mount(bp: Blueprint, node: str) -> str:
+    """The mount source: a loop-mounted host directory (block types) or a named volume (lssd)."""
+    name = naming.volume(bp.instance_id, node)
+    if bp.volume_type != "lssd" and get_settings().loop_volumes:
+        return str(volumes.ensure(name, bp.volume_size, bp.runtime.uid, bp.runtime.gid))
+    docker_driver.ensure_named_volume(name, naming.labels(bp.instance_id, node=node))
+    return name
+
+
+def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSpec:
+    limits = topology.node_limits(bp.node_type)
+    return docker_driver.ContainerSpec(
+        name=bp.container(node),
+        image=bp.version.image,
+        command=bp.runtime.server_command,
+        labels=naming.labels(bp.instance_id, node=node),
+        network=naming.network(bp.instance_id),
+        user=bp.runtime.user,
+        mounts={mount: bp.runtime.data_mount},
+        nano_cpus=limits.nano_cpus,
+        mem_bytes=limits.mem_bytes,
+        shm_bytes=min(limits.mem_bytes // 4, 256 * 1024 * 1024),
+        stop_signal=bp.runtime.stop_signal,
+        aliases=[node],
+    )
+
+
+def _one_shot(
+    bp: Blueprint,
+    spec: docker_driver.ContainerSpec,
+    suffix: str,
+    command: list[str],
+    files: dict[str, FileSpec],
+    what: str,
+) -> None:
+    one_shot = docker_driver.ContainerSpec(
+        name=f"{spec.name}-{suffix}",
+        image=spec.image,
+        command=[],
+        labels=spec.labels,
+        network=spec.network,
+        user=spec.user,
+        mounts=spec.mounts,
+        restart=False,
+    )
+    code, output = docker_driver.run_once(one_shot, command, files, bp.runtime.data_mount)
+    if code != 0:
+        raise TemporaryError(f"{what} failed: {output.strip()[-500:]}", delay=5)
+
+
+def ensure_primary(bp: Blueprint, node: str) -> None:
+    """The primary's container, initialising the engine first if the container never existed."""
+    spec = node_spec(bp, node, volume_mount(bp, node))
+    if docker_driver.find_container(spec.name) is None:
+        files = bp.agent.init_files(bp.version.version, bp.superuser_password, bp.init_options)
+        try:
+            _one_shot(bp, spec, "init", bp.runtime.init_command, files, "engine initialisation")
+        except TemporaryError as exc:
+            raise PermanentError(str(exc)) from exc
+    docker_driver.ensure_container(
+        spec, files=bp.config_files(bp.roles[node]), files_base=bp.runtime.data_mount
+    )
+
+
+def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:
+    """A standby/replica following the primary; rebuilt from a fresh copy when asked or missing."""
+    role = bp.roles[node]
+    spec = node_spec(bp, node, volume_mount(bp, node))
+    if rebuild or docker_driver.find_container(spec.name) is None:
+        docker_driver.stop_and_remove(spec.name, timeout=bp.runtime.stop_timeout)
+        bp.agent.prepare_clone(connection(bp, bp.primary), role)
+        files = bp.agent.clone_files(bp.version.version, role, bp.replication_password)
+        _one_shot(
+            bp,
+            spec,
+            "clone",
+            bp.agent.clone_command(bp.version.version, role),
+            files,
+            f"copying the primary to {node}",
+        )
+    docker_driver.ensure_container(
+        spec, files=bp.config_files(role), files_base=bp.runtime.data_mount
+    )
+
+
+def write_config(bp: Blueprint, node: str) -> None:
+    """Rewrite a running node's configuration for its current role and make it apply it."""
+    container = docker_driver.find_container(bp.container(node))
+    if container is None or container.status != "running":
+        raise TemporaryError(f"node {node} is not running")
+    docker_driver.put_files(container, bp.runtime.data_mount, bp.config_files(bp.roles[node]))
+    bp.agent.reload(connection(bp, node), bp.server_settings)
+
+
+def wait_streaming(bp: Blueprint, node: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = bp.agent.replication_state(connection(bp, bp.primary)).get(node)
+        if state is not None and state.streaming:
+            return
+        if time.monotonic() > deadline:
+            raise TemporaryError(f"{node} is not streaming from {bp.primary}")
+        time.sleep(0.2)
+
+
+def wait_synchronous(bp: Blueprint, node: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        state = bp.agent.replication_state(connection(bp, bp.primary)).get(node)
+        if state is not None and state.synchronous:
+            return
+        if time.monotonic() > deadline:
+            raise TemporaryError(f"{node} did not become synchronous")
+        time.sleep(0.1)
