@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass, field
 
 import docker
 import pytest
@@ -20,48 +19,12 @@ from scaleway import WaitForOptions
 from scaleway.rdb.v1 import InstanceStatus, RdbV1API
 
 from tests.e2e.clients import CLIENTS, EngineClient
+from tests.support.ha import node_container, primary_container, wait_ha_again
+from tests.support.writeloop import WriteLoop
 
 WAIT = WaitForOptions(timeout=300, min_delay=1, max_delay=2)
 PASSWORD = "H1gh-Avail!pw"
 pytestmark = pytest.mark.docker
-
-
-@dataclass
-class WriteLoop:
-    """Inserts increasing ids through the endpoint; remembers each acknowledged commit."""
-
-    client: EngineClient
-    host: str
-    port: int
-    acknowledged: list[int] = field(default_factory=list)
-    failures: int = 0
-    stop: threading.Event = field(default_factory=threading.Event)
-
-    def run(self) -> None:
-        next_id = 0
-        conn = None
-        while not self.stop.is_set():
-            try:
-                if conn is None:
-                    conn = self.client.connect(
-                        self.host, self.port, "ha_admin", PASSWORD, timeout=2
-                    )
-                next_id += 1
-                self.client.insert_committed(conn, next_id)
-                self.acknowledged.append(next_id)  # only after the commit returned
-            except Exception:
-                self.failures += 1
-                conn = self.client.close_quietly(conn)
-                time.sleep(0.05)
-        self.client.close_quietly(conn)
-
-    def wait_for_progress(self, after: int, timeout: float) -> float:
-        """Seconds until a commit after ``after`` acknowledged rows succeeds."""
-        start = time.monotonic()
-        while len(self.acknowledged) <= after:
-            assert time.monotonic() - start < timeout, "writes never resumed"
-            time.sleep(0.02)
-        return time.monotonic() - start
 
 
 @pytest.fixture(scope="module", params=sorted(CLIENTS))
@@ -87,33 +50,56 @@ def ha_instance(
     rdb.delete_instance(instance_id=created.id)
 
 
-def _wait_ha_again(rdb: RdbV1API, instance_id: str, timeout: float = 180) -> None:
-    from controlplane.db.models import Instance
-    from controlplane.db.session import session_factory
+def test_standby_is_not_reachable_from_the_host(
+    rdb: RdbV1API, docker_client: docker.DockerClient, ha_instance: tuple[str, EngineClient]
+) -> None:
+    instance_id, _ = ha_instance
+    wait_ha_again(instance_id)
+    standby = docker_client.containers.get(node_container(instance_id, "standby"))
+    primary = docker_client.containers.get(primary_container(instance_id))
+    for node in (standby, primary):  # nodes publish nothing: users only get the load balancer
+        assert not node.attrs["HostConfig"]["PortBindings"], node.name
+        assert not any(node.attrs["NetworkSettings"]["Ports"].values()), node.name
+    endpoints = rdb.get_instance(instance_id=instance_id).endpoints
+    assert [e.load_balancer is not None for e in endpoints] == [True]
 
-    deadline = time.monotonic() + timeout
+
+def test_killing_the_standby_loses_nothing_and_it_is_rebuilt(
+    rdb: RdbV1API, docker_client: docker.DockerClient, ha_instance: tuple[str, EngineClient]
+) -> None:
+    instance_id, client = ha_instance
+    endpoint = rdb.get_instance(instance_id=instance_id).endpoints[0]
+    with closing(client.connect(endpoint.ip, endpoint.port, "ha_admin", PASSWORD)) as conn:
+        client.create_probe_table(conn)
+    wait_ha_again(instance_id)
+    standby = node_container(instance_id, "standby")
+    loop = WriteLoop(client, endpoint.ip, endpoint.port, "ha_admin", PASSWORD)
+    writer = threading.Thread(target=loop.run, daemon=True)
+    writer.start()
+    loop.wait_for_progress(after=20, timeout=30)
+
+    docker_client.containers.get(standby).kill()  # commits wait, then the main goes on alone
+    before = len(loop.acknowledged)
+    stall = loop.wait_for_progress(after=before + 20, timeout=60)
+    print(f"standby killed: 20 more commits within {stall:.2f}s")
+    wait_ha_again(instance_id)  # rebuilt from the main node, synchronous again
+    loop.wait_for_progress(after=len(loop.acknowledged) + 20, timeout=30)
+    loop.stop.set()
+    writer.join(10)
+
+    # The rebuilt standby has everything: fail over to it and count.
+    docker_client.containers.get(primary_container(instance_id)).kill()
+    deadline = time.monotonic() + 60
     while True:
-        with session_factory()() as session:
-            row = session.get(Instance, instance_id)
-            assert row is not None
-            if row.status == "ready" and row.sync_mode == "sync":
-                return
-        assert time.monotonic() < deadline, "the instance never became HA again"
-        time.sleep(0.5)
-
-
-def _main_container(docker_client: docker.DockerClient, instance_id: str) -> str:
-    from sqlalchemy import select
-
-    from controlplane.db.models import Node
-    from controlplane.db.session import session_factory
-
-    with session_factory()() as session:
-        node = session.scalar(
-            select(Node).where(Node.instance_id == instance_id, Node.role == "primary")
-        )
-        assert node is not None
-        return f"dbaast-{instance_id}-{node.name}"
+        try:
+            with closing(client.connect(endpoint.ip, endpoint.port, "ha_admin", PASSWORD)) as conn:
+                present = client.probe_ids(conn)
+            break
+        except Exception:
+            assert time.monotonic() < deadline, "no failover to the rebuilt standby"
+            time.sleep(0.2)
+    assert not set(loop.acknowledged) - present
+    client.truncate_probe(endpoint.ip, endpoint.port, "ha_admin", PASSWORD)
 
 
 def test_failover_loses_no_acknowledged_commit(
@@ -121,13 +107,11 @@ def test_failover_loses_no_acknowledged_commit(
 ) -> None:
     instance_id, client = ha_instance
     endpoint = rdb.get_instance(instance_id=instance_id).endpoints[0]
-    with closing(client.connect(endpoint.ip, endpoint.port, "ha_admin", PASSWORD)) as conn:
-        client.create_probe_table(conn)
 
     for round_ in range(3):  # several failovers in a row, the old main coming back each time
-        _wait_ha_again(rdb, instance_id)
-        main = _main_container(docker_client, instance_id)
-        loop = WriteLoop(client, endpoint.ip, endpoint.port)
+        wait_ha_again(instance_id)
+        main = primary_container(instance_id)
+        loop = WriteLoop(client, endpoint.ip, endpoint.port, "ha_admin", PASSWORD)
         writer = threading.Thread(target=loop.run, daemon=True)
         writer.start()
         loop.wait_for_progress(after=20, timeout=30)
@@ -147,5 +131,5 @@ def test_failover_loses_no_acknowledged_commit(
             present = client.probe_ids(conn)
         missing = set(loop.acknowledged) - present
         assert not missing, f"acknowledged commits lost: {sorted(missing)[:20]}"
-        assert _main_container(docker_client, instance_id) != main
+        assert primary_container(instance_id) != main
         client.truncate_probe(endpoint.ip, endpoint.port, "ha_admin", PASSWORD)
