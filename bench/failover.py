@@ -1,0 +1,139 @@
+"""Failover benchmark: SIGKILL of the main node -> first successful write through the same endpoint.
+
+Usage (after deploy/lab.sh): .venv/bin/python bench/failover.py [--runs 5] [--family postgresql]
+
+For each engine family: one HA instance (real API, Celery worker and HA monitor processes), a
+client writing through the load-balancer endpoint in a loop, then ``--runs`` times: kill the main
+node, measure until a write succeeds again, count acknowledged commits missing afterwards (must
+be 0), and wait until the instance is synchronous HA again before the next run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import closing
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+STATE = Path(tempfile.mkdtemp(prefix="dbaas-bench-"))
+os.environ.update(
+    {
+        "DBAAS_STATE_DIR": str(STATE),
+        "DATABASE_URL": f"sqlite:///{STATE / 'dbaas.sqlite3'}",
+        "REDIS_URL": "redis://127.0.0.1:6379/14",
+        "DBAAS_RESOURCE_PREFIX": "dbaasb",
+        "DBAAS_QUEUE_NAME": f"dbaas-bench-{STATE.name}",
+    }
+)
+
+import docker  # noqa: E402
+import httpx  # noqa: E402
+
+from controlplane.cli import migrate  # noqa: E402
+from tests.e2e.clients import CLIENTS, EngineClient  # noqa: E402
+from tests.support import processes, tenants  # noqa: E402
+from tests.support.ha import primary_container, wait_ha_again  # noqa: E402
+from tests.support.writeloop import WriteLoop  # noqa: E402
+
+PASSWORD = "Bench-Passw0rd!"
+
+
+def create_ha(api_url: str, tenant: tenants.Tenant, engine: str) -> tuple[str, int]:
+    base = f"{api_url}/rdb/v1/regions/fr-par/instances"
+    body = {
+        "engine": engine,
+        "name": "bench-ha",
+        "user_name": "bench",
+        "password": PASSWORD,
+        "node_type": "db-dev-s",
+        "is_ha_cluster": True,
+        "disable_backup": True,
+        "volume_size": 0,
+        "backup_same_region": False,
+    }
+    instance = httpx.post(base, headers=tenant.headers, json=body).raise_for_status().json()
+    while True:
+        got = httpx.get(f"{base}/{instance['id']}", headers=tenant.headers).json()
+        if got["status"] == "ready":
+            return got["id"], got["endpoints"][0]["port"]
+        if got["status"] == "error":
+            raise RuntimeError(f"instance failed: {got}")
+        time.sleep(0.5)
+
+
+def measure(
+    client: EngineClient, instance_id: str, port: int, runs: int
+) -> list[tuple[float, int]]:
+    docker_client = docker.from_env()
+    with closing(client.connect("127.0.0.1", port, "bench", PASSWORD)) as conn:
+        client.create_probe_table(conn)
+    results = []
+    for _ in range(runs):
+        wait_ha_again(instance_id)
+        loop = WriteLoop(client, "127.0.0.1", port, "bench", PASSWORD)
+        writer = threading.Thread(target=loop.run, daemon=True)
+        writer.start()
+        loop.wait_for_progress(after=50, timeout=30)
+        docker_client.containers.get(primary_container(instance_id)).kill()
+        before = len(loop.acknowledged)
+        outage = loop.wait_for_progress(after=before, timeout=120)
+        loop.stop.set()
+        writer.join(10)
+        with closing(client.connect("127.0.0.1", port, "bench", PASSWORD)) as conn:
+            lost = len(set(loop.acknowledged) - client.probe_ids(conn))
+        results.append((outage, lost))
+        print(
+            f"  kill -> first write {outage:.2f} s, acknowledged commits lost: {lost}", flush=True
+        )
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--family", action="append", choices=sorted(CLIENTS))
+    args = parser.parse_args()
+    subprocess.run(["redis-cli", "-n", "14", "flushdb"], check=False, capture_output=True)
+    migrate(None)  # type: ignore[arg-type]
+    tenant = tenants.new_tenant("bench")
+    rows = []
+    with (
+        processes.api_server() as api_url,
+        processes.celery_worker(),
+        processes.ha_monitor(),
+    ):
+        for family in args.family or sorted(CLIENTS):
+            client = CLIENTS[family]
+            print(f"{client.engine}:", flush=True)
+            instance_id, port = create_ha(api_url, tenant, client.engine)
+            results = measure(client, instance_id, port, args.runs)
+            times = [t for t, _ in results]
+            rows.append(
+                (
+                    client.engine,
+                    statistics.median(times),
+                    max(times),
+                    sum(lost for _, lost in results),
+                )
+            )
+            wait_ha_again(instance_id)
+            base = f"{api_url}/rdb/v1/regions/fr-par/instances/{instance_id}"
+            httpx.delete(base, headers=tenant.headers).raise_for_status()
+            while httpx.get(base, headers=tenant.headers).status_code != 404:
+                time.sleep(0.5)
+    print("\n| engine | runs | kill -> first write (median) | worst | acknowledged commits lost |")
+    print("|---|---|---|---|---|")
+    for engine, median, worst, lost in rows:
+        print(f"| {engine} | {args.runs} | {median:.2f} s | {worst:.2f} s | {lost} |")
+
+
+if __name__ == "__main__":
+    main()
