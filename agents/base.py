@@ -148,6 +148,10 @@ class EngineAgent(ABC):
     def prepare_clone(self, primary: Connection, role: Role) -> None:
         """On the primary, before a clone of ``role.node``: drop what a previous copy left."""
 
+    def prepare_follower(self, primary: Connection, role: Role) -> None:  # noqa: B027
+        """On the primary, before an existing node follows it (e.g. after a failover).
+        Engines without per-follower state on the primary need nothing."""
+
     @abstractmethod
     def promote(self, conn: Connection) -> None:
         """Turn a standby into a primary that accepts writes (idempotent)."""

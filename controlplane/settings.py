@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     republish_after_seconds: float = 30.0
     reconcile_interval_seconds: float = 15.0
     max_operation_attempts: int = 5
+    max_read_replicas: int = 3
 
     # Resource naming and limits on the Docker side.
     resource_prefix: str = "dbaas"

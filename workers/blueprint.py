@@ -39,6 +39,7 @@ class Blueprint:
     admin_user: str | None
     is_ha: bool
     roles: dict[str, Role]  # node name -> role, from the node rows
+    published: dict[str, int]  # node name -> host port of its direct-access endpoint
 
     @property
     def primary(self) -> str:
@@ -46,6 +47,9 @@ class Blueprint:
 
     def standbys(self) -> list[str]:
         return sorted(name for name, role in self.roles.items() if role.kind == "standby")
+
+    def replicas(self) -> list[str]:
+        return sorted(name for name, role in self.roles.items() if role.kind == "replica")
 
     def container(self, node: str) -> str:
         return naming.node_container(self.instance_id, node)
@@ -88,7 +92,17 @@ def load(instance: Instance, sync_mode: str | None = None) -> Blueprint:
         roles=topology.roles(
             [(n.name, n.role) for n in instance.nodes], sync_mode or instance.sync_mode
         ),
+        published=_published_ports(instance),
     )
+
+
+def _published_ports(instance: Instance) -> dict[str, int]:
+    nodes_by_replica = {r.id: r.node_name for r in instance.read_replicas}
+    return {
+        nodes_by_replica[e.read_replica_id]: e.port
+        for e in instance.endpoints
+        if e.read_replica_id in nodes_by_replica and e.kind == "direct_access"
+    }
 
 
 def connection(bp: Blueprint, node: str) -> Connection:

@@ -227,6 +227,11 @@ def remove_instance_resources(instance_id: str) -> None:
                 volume.remove(force=True)
 
 
+def remove_volume(name: str) -> None:
+    with translated(f"remove volume {name}"), suppress(NotFound):
+        client().volumes.get(name).remove(force=True)
+
+
 def list_owned(kind: str) -> list[Any]:
     with translated(f"list {kind}"):
         collection = getattr(client(), kind)

@@ -100,12 +100,19 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
         assert instance is not None
         instance.sync_mode = "degraded"
         for node in instance.nodes:
-            node.role = "primary" if node.name == new else "standby"
-            node.needs_rebuild = node.name == old
+            if node.name in (old, new):
+                node.role = "primary" if node.name == new else "standby"
+                node.needs_rebuild = node.name == old
         session.commit()
         bp = load_blueprint(instance)
     nodes.write_config(bp, new)  # a primary without sync standbys until the rebuild is done
     loadbalancer.point_to(instance_id, bp.container(new), bp.runtime.port)  # 4. route to it
+    for replica in bp.replicas():  # 5. read replicas follow the new main node
+        try:
+            bp.agent.prepare_follower(connection(bp, new), bp.roles[replica])
+            nodes.write_config(bp, replica)
+        except TemporaryError:
+            log.warning("replica %s not re-pointed yet; the rebuild job will", replica)
     _wait_through_endpoint(sessions, bp, instance_id)
     with sessions() as session:
         instance = load_instance(session, instance_id)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.domain.failures import PermanentError
-from workers import instance_jobs
+from workers import instance_jobs, replica_jobs
 from workers.runner import FailureHook, Handler, OperationContext
 
 
@@ -21,6 +21,11 @@ HANDLERS: dict[str, Handler] = {
     "provision_instance": instance_jobs.provision,
     "heal_instance": instance_jobs.heal,
     "delete_instance": instance_jobs.delete,
+    "provision_replica": replica_jobs.provision,
+    "reset_replica": replica_jobs.reset,
+    "replica_endpoint": replica_jobs.add_endpoint,
+    "delete_replica": replica_jobs.delete,
+    "promote_replica": replica_jobs.promote,
     "failover": interrupted,
     "degrade": interrupted,
 }
@@ -28,4 +33,9 @@ FAILURE_HOOKS: dict[str, FailureHook] = {
     "provision_instance": instance_jobs.mark_error,
     "heal_instance": instance_jobs.mark_error,
     "delete_instance": instance_jobs.mark_error,
+    "provision_replica": replica_jobs.mark_error,
+    "reset_replica": replica_jobs.mark_error,
+    "replica_endpoint": replica_jobs.mark_error,
+    "delete_replica": replica_jobs.mark_error,
+    "promote_replica": replica_jobs.mark_error,
 }

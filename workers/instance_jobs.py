@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.base import DEFAULT_DATABASE
 from controlplane import secrets
 from controlplane.db.models import Endpoint, Instance, Node
+from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, check_instance_transition
 from controlplane.services import ports
 from controlplane.settings import get_settings
@@ -47,22 +48,28 @@ def _gone(instance: Instance | None) -> bool:
     return instance is None or instance.status == InstanceStatus.DELETING
 
 
-def _ensure_node_rows(session: Session, instance: Instance) -> None:
+def ensure_node_rows(session: Session, instance: Instance) -> None:
     existing = {n.name for n in instance.nodes}
     for name, role in HA_NODES if instance.is_ha_cluster else SINGLE_NODE:
-        if name not in existing:
-            instance.nodes.append(Node(name=name, role=role))
+        if name not in existing:  # a new follower starts as a copy of the primary
+            instance.nodes.append(Node(name=name, role=role, needs_rebuild=role != "primary"))
     session.flush()
 
 
 def converge(ctx: OperationContext) -> None:
-    sessions = ctx.sessions
+    converge_instance(ctx.sessions, ctx.resource_id, ctx.params)
+
+
+def converge_instance(
+    sessions: sessionmaker[Session], instance_id: str, params: dict[str, object]
+) -> None:
+    """Make the instance's containers, roles, replication and endpoint match its rows."""
     s = get_settings()
     with sessions() as session:
-        instance = load_instance(session, ctx.resource_id)
+        instance = load_instance(session, instance_id)
         if instance is None or _gone(instance):
             return  # deleted meanwhile: nothing to build
-        _ensure_node_rows(session, instance)
+        ensure_node_rows(session, instance)
         lb_port = ports.allocate(
             session,
             instance.id,
@@ -77,20 +84,20 @@ def converge(ctx: OperationContext) -> None:
 
     docker_driver.ensure_network(naming.network(bp.instance_id), naming.labels(bp.instance_id))
     nodes.ensure_primary(bp, bp.primary)
-    _advance(sessions, ctx.resource_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
+    _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
 
     primary = connection(bp, bp.primary)
     bp.agent.wait_ready(primary, timeout=60)
     nodes.write_config(bp, bp.primary)  # settings and sync standbys as the rows say
     bp.agent.ensure_database(primary)
     if bp.admin_user:
-        verifier = ctx.params.get("admin_verifier")
+        verifier = params.get("admin_verifier")
         if isinstance(verifier, str) and verifier:
             bp.agent.ensure_admin(
                 primary, bp.admin_user, secrets.decrypt(verifier), DEFAULT_DATABASE
             )
-    if bp.is_ha:
-        _converge_standbys(ctx, bp, rebuild)
+    if bp.standbys() or bp.replicas():
+        _converge_followers(sessions, bp, rebuild)
 
     loadbalancer.ensure(
         bp.instance_id, bp.container(bp.primary), bp.runtime.port, (s.publish_address, lb_port)
@@ -99,7 +106,7 @@ def converge(ctx: OperationContext) -> None:
     bp.agent.wait_ready(replace(primary, host=s.publish_address, port=lb_port), timeout=30)
 
     with sessions() as session:
-        instance = load_instance(session, ctx.resource_id)
+        instance = load_instance(session, instance_id)
         if instance is None or _gone(instance):
             return
         _ensure_lb_endpoint(instance, lb_port)
@@ -108,30 +115,43 @@ def converge(ctx: OperationContext) -> None:
         session.commit()
 
 
-def _converge_standbys(ctx: OperationContext, bp: Blueprint, rebuild: set[str]) -> None:
+def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild: set[str]) -> None:
     bp.agent.ensure_replication_user(connection(bp, bp.primary), bp.replication_password)
-    for node in bp.standbys():
-        nodes.ensure_standby(bp, node, rebuild=node in rebuild)
-        nodes.wait_streaming(bp, node)
-    with ctx.sessions() as session:
-        instance = load_instance(session, ctx.resource_id)
+    for node in bp.standbys() + bp.replicas():
+        _ensure_following(bp, node, rebuild=node in rebuild)
+    with sessions() as session:
+        instance = load_instance(session, bp.instance_id)
         if instance is None or _gone(instance):
             return
         for row in instance.nodes:
             row.needs_rebuild = False
         session.commit()
-        if instance.sync_mode == "sync":
+        if not bp.standbys() or instance.sync_mode == "sync":
             return
         # Switch the primary to synchronous, check it took, and only then record "sync".
         sync_bp = load_blueprint(instance, sync_mode="sync")
     nodes.write_config(sync_bp, sync_bp.primary)
     for node in sync_bp.standbys():
         nodes.wait_synchronous(sync_bp, node)
-    with ctx.sessions() as session:
-        instance = load_instance(session, ctx.resource_id)
+    with sessions() as session:
+        instance = load_instance(session, bp.instance_id)
         if instance is not None:
             instance.sync_mode = "sync"
             session.commit()
+
+
+def _ensure_following(bp: Blueprint, node: str, rebuild: bool) -> None:
+    """A follower that cannot stream from its volume's data (it diverged, or the volume is
+    gone) is rebuilt from a fresh copy of the primary."""
+    nodes.ensure_standby(bp, node, rebuild=rebuild)
+    try:
+        nodes.wait_streaming(bp, node, timeout=60 if rebuild else 20)
+    except TemporaryError:
+        if rebuild:
+            raise
+        log.warning("%s of %s does not follow its primary; rebuilding it", node, bp.instance_id)
+        nodes.ensure_standby(bp, node, rebuild=True)
+        nodes.wait_streaming(bp, node)
 
 
 def _advance(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from agents.base import FileSpec
+from agents.base import FileSpec, Role
 from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.settings import get_settings
 from workers import docker_driver, naming, topology, volumes
@@ -21,7 +21,11 @@ def volume_mount(bp: Blueprint, node: str) -> str:
 
 
 def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSpec:
+    """Nodes publish nothing, except read replicas with a direct-access endpoint."""
     limits = topology.node_limits(bp.node_type)
+    ports = {}
+    if node in bp.published:
+        ports[f"{bp.runtime.port}/tcp"] = (get_settings().publish_address, bp.published[node])
     return docker_driver.ContainerSpec(
         name=bp.container(node),
         image=bp.version.image,
@@ -30,6 +34,7 @@ def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSp
         network=naming.network(bp.instance_id),
         user=bp.runtime.user,
         mounts={mount: bp.runtime.data_mount},
+        ports=ports,
         nano_cpus=limits.nano_cpus,
         mem_bytes=limits.mem_bytes,
         shm_bytes=min(limits.mem_bytes // 4, 256 * 1024 * 1024),
@@ -76,24 +81,26 @@ def ensure_primary(bp: Blueprint, node: str) -> None:
 
 
 def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:
-    """A standby/replica following the primary; rebuilt from a fresh copy when asked or missing."""
+    """A standby/replica following the primary; its data is a fresh copy when ``rebuild``,
+    else what its volume holds (a missing container is re-created on it)."""
     role = bp.roles[node]
     spec = node_spec(bp, node, volume_mount(bp, node))
-    if rebuild or docker_driver.find_container(spec.name) is None:
+    if not rebuild:
+        bp.agent.prepare_follower(connection(bp, bp.primary), role)
+    else:
         docker_driver.stop_and_remove(spec.name, timeout=bp.runtime.stop_timeout)
         bp.agent.prepare_clone(connection(bp, bp.primary), role)
-        files = bp.agent.clone_files(bp.version.version, role, bp.replication_password)
-        _one_shot(
-            bp,
-            spec,
-            "clone",
-            bp.agent.clone_command(bp.version.version, role),
-            files,
-            f"copying the primary to {node}",
-        )
+        run_clone(bp, spec, role)
     docker_driver.ensure_container(
         spec, files=bp.config_files(role), files_base=bp.runtime.data_mount
     )
+
+
+def run_clone(bp: Blueprint, spec: docker_driver.ContainerSpec, role: Role) -> None:
+    """Replace the node's data with a copy of ``role.primary_host`` (one-shot container)."""
+    files = bp.agent.clone_files(bp.version.version, role, bp.replication_password)
+    command = bp.agent.clone_command(bp.version.version, role)
+    _one_shot(bp, spec, "clone", command, files, f"copying {role.primary_host} to {role.node}")
 
 
 def write_config(bp: Blueprint, node: str) -> None:

@@ -94,10 +94,18 @@ def run_operation(
             sessions=sessions,
         )
 
-    with locks.holding(ctx.resource_type, ctx.resource_id, wait=2.0) as lock:
+    with locks.holding(*_lock_key(ctx), wait=2.0) as lock:
         if lock is None:  # another job or the HA monitor works on this resource right now
             return _reschedule(sessions, ctx, BUSY_RETRY_SECONDS, "resource busy", count=False)
         return _run_locked(sessions, ctx, handlers, failure_hooks, owner, lock)
+
+
+def _lock_key(ctx: OperationContext) -> tuple[str, str]:
+    """Jobs on a part of an instance (a read replica) lock the whole instance."""
+    parent = ctx.params.get("instance_id")
+    if isinstance(parent, str):
+        return "instance", parent
+    return ctx.resource_type, ctx.resource_id
 
 
 def _run_locked(

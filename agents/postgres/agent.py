@@ -161,6 +161,13 @@ class PostgresAgent(EngineAgent):
                 time.sleep(0.2)
             c.execute(sql.drop_slot(), [slot])
 
+    def prepare_follower(self, primary: Connection, role: Role) -> None:
+        """Its slot: PostgreSQL 15 does not carry slots over to a promoted standby."""
+        slot = replication.slot_name(role.node)
+        with connect(primary) as c:
+            if c.execute(sql.slot_activity(), [slot]).fetchone() is None:
+                c.execute(sql.create_slot(), [slot])
+
     def promote(self, conn: Connection) -> None:
         with connect(conn) as c:
             if c.execute("SELECT pg_is_in_recovery()").fetchone() == (True,):

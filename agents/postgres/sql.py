@@ -66,6 +66,10 @@ def terminate_slot_holder() -> sql.Composed:
     ).format()
 
 
+def create_slot() -> sql.Composed:
+    return sql.SQL("SELECT pg_create_physical_replication_slot(%s, true)").format()
+
+
 def drop_slot() -> sql.Composed:
     return sql.SQL("SELECT pg_drop_replication_slot(%s)").format()
 

@@ -6,10 +6,11 @@ from datetime import timedelta
 
 from controlplane.api.schemas import endpoints as ep
 from controlplane.api.schemas import instances as wire
+from controlplane.api.schemas import read_replicas as rr
 from controlplane.api.schemas.common import EncryptionAtRest, InstanceSetting
 from controlplane.api.schemas.engines import upgradable_version_from_catalog
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
-from controlplane.db.models import Endpoint, Instance
+from controlplane.db.models import Endpoint, Instance, ReadReplica
 
 
 def endpoint(row: Endpoint) -> ep.Endpoint:
@@ -58,7 +59,7 @@ def instance(row: Instance) -> wire.Instance:
         backup_schedule=_backup_schedule(row),
         is_ha_cluster=row.is_ha_cluster,
         high_availability_mode=row.high_availability_mode,  # type: ignore[arg-type]
-        read_replicas=[],
+        read_replicas=[read_replica(r) for r in row.read_replicas],
         node_type=row.node_type,
         volume=wire.Volume(volume_type=row.volume_type, size=row.volume_size),  # type: ignore[arg-type]
         init_settings=[InstanceSetting(**s) for s in row.init_settings],
@@ -72,4 +73,16 @@ def instance(row: Instance) -> wire.Instance:
         encryption=EncryptionAtRest(enabled=row.encryption_enabled),
         created_at=row.created_at,
         region=row.region,
+    )
+
+
+def read_replica(row: ReadReplica) -> rr.ReadReplica:
+    endpoints = [endpoint(e) for e in row.instance.endpoints if e.read_replica_id == row.id]
+    return rr.ReadReplica(
+        id=row.id,
+        endpoints=endpoints,
+        status=row.status,  # type: ignore[arg-type]
+        region=row.region,
+        same_zone=row.same_zone,
+        instance_id=row.instance_id,
     )

@@ -114,6 +114,9 @@ class Instance(Base):
     nodes: Mapped[list[Node]] = relationship(
         back_populates="instance", cascade="all, delete-orphan", order_by="Node.name"
     )
+    read_replicas: Mapped[list[ReadReplica]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan", order_by="ReadReplica.created_at"
+    )
 
 
 class Endpoint(Base):
@@ -130,6 +133,23 @@ class Endpoint(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     instance: Mapped[Instance] = relationship(back_populates="endpoints")
+
+
+class ReadReplica(Base):
+    """An asynchronous replica of an instance; its engine process is the node ``node_name``."""
+
+    __tablename__ = "read_replicas"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    region: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    same_zone: Mapped[bool] = mapped_column(Boolean, default=True)
+    node_name: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    instance: Mapped[Instance] = relationship(back_populates="read_replicas")
 
 
 class Node(Base):

@@ -29,6 +29,7 @@ def _instance_row(tenant: Tenant) -> str:
             volume_type="lssd",
             volume_size=5_000_000_000,
             superuser_secret=secrets.encrypt("x"),
+            replication_secret=secrets.encrypt("y"),
         )
         session.add(row)
         session.flush()
