@@ -99,6 +99,12 @@ class EngineAgent(ABC):
     ) -> dict[str, FileSpec]:
         """Server configuration we own for a node in ``role``, relative to the data mount (pure)."""
 
+    def tls_files(self, major_version: str, cert_pem: str, key_pem: str) -> dict[str, FileSpec]:
+        """The server certificate and key, relative to the data mount. ``config_files`` points
+        the server at them and ``reload`` makes it serve a replaced pair without a restart.
+        Engines without TLS support return nothing."""
+        return {}
+
     @abstractmethod
     def password_verifier(self, user: str, password: str) -> str:
         """What the server stores for this password; the plaintext never leaves the API tier."""

@@ -40,6 +40,8 @@ class Blueprint:
     is_ha: bool
     roles: dict[str, Role]  # node name -> role, from the node rows
     published: dict[str, int]  # node name -> host port of its direct-access endpoint
+    tls_cert: str
+    tls_key: str
 
     @property
     def primary(self) -> str:
@@ -59,9 +61,11 @@ class Blueprint:
         return topology.node_limits(self.node_type).mem_bytes
 
     def config_files(self, role: Role) -> dict[str, FileSpec]:
-        return self.agent.config_files(
+        """Everything we own on a node in ``role``: configuration and TLS material."""
+        files = self.agent.config_files(
             self.version.version, self.server_settings, self.memory_bytes, role
         )
+        return {**files, **self.agent.tls_files(self.version.version, self.tls_cert, self.tls_key)}
 
 
 def load(instance: Instance, sync_mode: str | None = None) -> Blueprint:
@@ -93,6 +97,8 @@ def load(instance: Instance, sync_mode: str | None = None) -> Blueprint:
             [(n.name, n.role) for n in instance.nodes], sync_mode or instance.sync_mode
         ),
         published=_published_ports(instance),
+        tls_cert=instance.tls_cert,
+        tls_key=secrets.decrypt(instance.tls_key_secret) if instance.tls_key_secret else "",
     )
 
 

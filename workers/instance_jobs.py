@@ -119,6 +119,7 @@ def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild:
     bp.agent.ensure_replication_user(connection(bp, bp.primary), bp.replication_password)
     for node in bp.standbys() + bp.replicas():
         _ensure_following(bp, node, rebuild=node in rebuild)
+        nodes.write_config(bp, node)  # settings and TLS files as the rows say
     with sessions() as session:
         instance = load_instance(session, bp.instance_id)
         if instance is None or _gone(instance):
@@ -173,6 +174,20 @@ def _ensure_lb_endpoint(instance: Instance, port: int) -> None:
     instance.endpoints.append(
         Endpoint(kind="load_balancer", ip=get_settings().advertise_address, port=port)
     )
+
+
+def refresh_configuration(ctx: OperationContext) -> None:
+    """Every node re-reads its configuration and TLS files (a renewed certificate): a reload,
+    never a restart, so open sessions and replication keep going."""
+    with ctx.sessions() as session:
+        instance = load_instance(session, ctx.resource_id)
+        if instance is None or _gone(instance):
+            return
+        bp = load_blueprint(instance)
+    for node in bp.roles:
+        if docker_driver.container_state(bp.container(node)) == "running":
+            nodes.write_config(bp, node)
+    _advance(ctx.sessions, ctx.resource_id, InstanceStatus.CONFIGURING, InstanceStatus.READY)
 
 
 # Provisioning, healing and rebuilding a standby are the same converge.

@@ -10,9 +10,11 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.certificates import due_for_renewal
 from controlplane.db.models import Instance, Operation
 from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import operations
+from controlplane.services.instances import start_certificate_renewal
 from workers import docker_driver, instance_jobs, naming
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,34 @@ def _has_open_operation(session: Session, instance_id: str) -> bool:
 
 
 def reconcile_all(sessions: sessionmaker[Session]) -> list[str]:
-    """Ready instances with a stopped or vanished part go to ``autohealing`` with a heal job."""
+    """Ready instances with a stopped or vanished part go to ``autohealing`` with a heal job;
+    certificates close to expiry are renewed."""
+    return _heal_broken(sessions) + _renew_certificates(sessions)
+
+
+def _renew_certificates(sessions: sessionmaker[Session]) -> list[str]:
+    renewing: list[str] = []
+    with sessions() as session:
+        ready = session.scalars(
+            select(Instance).where(Instance.status == InstanceStatus.READY.value)
+        ).all()
+        for instance in ready:
+            if instance.tls_expires_at is None or not due_for_renewal(instance.tls_expires_at):
+                continue
+            if _has_open_operation(session, instance.id):
+                continue
+            log.info(
+                "instance %s: certificate expires %s; renewing",
+                instance.id,
+                instance.tls_expires_at,
+            )
+            renewing.append(start_certificate_renewal(session, instance))
+    if renewing:
+        operations.publish(sessions, renewing)
+    return renewing
+
+
+def _heal_broken(sessions: sessionmaker[Session]) -> list[str]:
     healing: list[str] = []
     with sessions() as session:
         ready = session.scalars(

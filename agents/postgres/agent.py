@@ -84,6 +84,14 @@ class PostgresAgent(EngineAgent):
         }
         return {path: FileSpec(text.encode(), 0o600, **own) for path, text in files.items()}
 
+    def tls_files(self, major_version: str, cert_pem: str, key_pem: str) -> dict[str, FileSpec]:
+        own = {"uid": conf.PG_UID, "gid": conf.PG_GID}
+        data = conf.rel_data_dir(major_version)
+        return {
+            f"{data}/{conf.TLS_CERT}": FileSpec(cert_pem.encode(), 0o644, **own),
+            f"{data}/{conf.TLS_KEY}": FileSpec(key_pem.encode(), 0o600, **own),  # PG checks 0600
+        }
+
     def password_verifier(self, user: str, password: str) -> str:
         return passwords.scram_sha256(password)
 

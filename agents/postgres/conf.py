@@ -12,6 +12,10 @@ BASE = "/var/lib/postgresql"
 INIT_DIR = ".dbaas-init"
 
 
+TLS_CERT = "tls/server.crt"  # relative to the data directory
+TLS_KEY = "tls/server.key"
+
+
 def data_dir(major: str) -> str:
     return f"{BASE}/{major}/data"
 
@@ -82,6 +86,10 @@ log_rotation_age = '1d'
 log_rotation_size = 0
 log_truncate_on_rotation = off
 log_line_prefix = '%m [%p] %q%u@%d '
+ssl = on
+ssl_cert_file = '{TLS_CERT}'
+ssl_key_file = '{TLS_KEY}'
+ssl_min_protocol_version = 'TLSv1.2'
 """
 
 

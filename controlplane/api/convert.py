@@ -9,8 +9,10 @@ from controlplane.api.schemas import instances as wire
 from controlplane.api.schemas import read_replicas as rr
 from controlplane.api.schemas.common import EncryptionAtRest, InstanceSetting
 from controlplane.api.schemas.engines import upgradable_version_from_catalog
+from controlplane.api.schemas.enums import MaintenanceStatus
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
 from controlplane.db.models import Endpoint, Instance, ReadReplica
+from controlplane.domain import maintenance
 
 
 def endpoint(row: Endpoint) -> ep.Endpoint:
@@ -69,7 +71,16 @@ def instance(row: Instance) -> wire.Instance:
             total_disk_retention=row.logs_total_disk_retention,
         ),
         backup_same_region=row.backup_same_region,
-        maintenances=[],
+        maintenances=[
+            wire.Maintenance(
+                starts_at=m.starts_at,
+                stops_at=m.stops_at,
+                reason=m.reason,
+                status=MaintenanceStatus.PENDING,
+                is_applicable=True,
+            )
+            for m in maintenance.pending(row.tls_expires_at)
+        ],
         encryption=EncryptionAtRest(enabled=row.encryption_enabled),
         created_at=row.created_at,
         region=row.region,

@@ -102,6 +102,10 @@ class Instance(Base):
     # Password of the control plane's own superuser on the engine, encrypted (domain/secrets).
     superuser_secret: Mapped[str] = mapped_column(Text)
     replication_secret: Mapped[str] = mapped_column(Text)
+    # TLS: the certificate is public (users download it); its key is encrypted like any secret.
+    tls_cert: Mapped[str] = mapped_column(Text, default="")
+    tls_key_secret: Mapped[str] = mapped_column(Text, default="")
+    tls_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     # HA durability: "sync" = every acknowledged commit is on the standby; "degraded" = main
     # node alone (standby missing or catching up); "none" = not an HA instance.
     sync_mode: Mapped[str] = mapped_column(String(16), default="none")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from agents.registry import agent_for
-from controlplane import secrets
+from controlplane import certificates, secrets
 from controlplane.api.schemas.instances import CreateInstanceRequest, UpdateInstanceRequest
 from controlplane.catalog import (
     find_engine_version,
@@ -22,7 +22,7 @@ from controlplane.catalog import (
 )
 from controlplane.catalog.volumes import effective_volume_size
 from controlplane.db.models import Instance
-from controlplane.domain import rules
+from controlplane.domain import maintenance, rules
 from controlplane.domain.arguments import ArgumentError, Reason
 from controlplane.domain.errors import InvalidArguments, NotFound, OutOfStock, TransientState
 from controlplane.domain.states import (
@@ -151,6 +151,7 @@ def create(
     )
     session.add(instance)
     session.flush()
+    issue_certificate(instance)
     params = {}
     if req.user_name:
         verifier = agent_for(version.family.value).password_verifier(req.user_name, req.password)
@@ -206,7 +207,7 @@ def list_instances(
     if tags:
         rows = [i for i in rows if set(tags) <= set(i.tags)]
     if has_maintenances is not None:
-        rows = [i for i in rows if not has_maintenances]  # no maintenance is ever pending here
+        rows = [i for i in rows if bool(maintenance.pending(i.tls_expires_at)) == has_maintenances]
     rows.sort(key=_sort_key(order_by), reverse=order_by.endswith("_desc"))
     start = (page - 1) * size
     return Page(rows[start : start + size], len(rows))
@@ -290,3 +291,35 @@ def guard_not_transient(instance: Instance) -> None:
 
 def default_region() -> str:
     return get_settings().regions[0]
+
+
+def issue_certificate(instance: Instance) -> None:
+    """A new key and self-signed certificate for every address users reach the instance on."""
+    issued = certificates.issue(instance.id, instance.region, [get_settings().advertise_address])
+    instance.tls_cert = issued.cert_pem
+    instance.tls_key_secret = secrets.encrypt(issued.key_pem)
+    instance.tls_expires_at = issued.not_after
+
+
+def certificate(session: Session, principal: Principal, region: str, instance_id: str) -> str:
+    instance = get(session, principal, region, instance_id)
+    if not instance.tls_cert:
+        raise TransientState("instance", instance.id, instance.status)
+    return instance.tls_cert
+
+
+def renew_certificate(session: Session, principal: Principal, region: str, instance_id: str) -> str:
+    instance = get(session, principal, region, instance_id, lock=True)
+    guard_not_transient(instance)
+    return start_certificate_renewal(session, instance)
+
+
+def start_certificate_renewal(session: Session, instance: Instance) -> str:
+    """New certificate now (GET certificate returns it at once), installed on every node by a
+    job, without restarting the engine: the previous certificate stops verifying the server."""
+    check_instance_transition(instance.status, InstanceStatus.CONFIGURING)
+    issue_certificate(instance)
+    instance.status = InstanceStatus.CONFIGURING.value
+    op = operations.record(session, "install_tls", "instance", instance.id)
+    session.commit()
+    return op.id

@@ -216,6 +216,7 @@ def promote(
     )
     session.add(promoted)
     session.flush()
+    instances.issue_certificate(promoted)
     op = operations.record(
         session,
         "promote_replica",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from controlplane.api import convert
 from controlplane.api.body import parse
 from controlplane.api.deps import PrincipalDep, RegionDep, SessionDep
-from controlplane.api.schemas.common import to_wire
+from controlplane.api.schemas.common import ScwFile, to_wire
 from controlplane.api.schemas.instances import (
     CreateInstanceRequest,
     ListInstancesResponse,
@@ -84,6 +85,29 @@ async def update_instance(
     body = await parse(request, UpdateInstanceRequest)
     instance = service.update(session, principal, region, instance_id, body)
     return to_wire(convert.instance(instance))
+
+
+@router.get("/instances/{instance_id}/certificate")
+def get_instance_certificate(
+    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+) -> dict[str, Any]:
+    pem = service.certificate(session, principal, region, instance_id)
+    return to_wire(
+        ScwFile(
+            name="ssl_certificate",
+            content_type="application/x-pem-file",
+            content=base64.b64encode(pem.encode()).decode(),
+        )
+    )
+
+
+@router.post("/instances/{instance_id}/renew-certificate", status_code=204)
+def renew_instance_certificate(
+    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+) -> Response:
+    op_id = service.renew_certificate(session, principal, region, instance_id)
+    publish_after_commit(session_factory(), [op_id])
+    return Response(status_code=204, media_type="application/json")
 
 
 @router.delete("/instances/{instance_id}")
