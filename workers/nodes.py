@@ -109,7 +109,7 @@ def write_config(bp: Blueprint, node: str) -> None:
     if container is None or container.status != "running":
         raise TemporaryError(f"node {node} is not running")
     docker_driver.put_files(container, bp.runtime.data_mount, bp.config_files(bp.roles[node]))
-    bp.agent.reload(connection(bp, node), bp.server_settings)
+    bp.agent.reload(connection(bp, node), bp.server_settings, bp.roles[node])
 
 
 def wait_streaming(bp: Blueprint, node: str, timeout: float = 60) -> None:

@@ -11,11 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.certificates import due_for_renewal
+from controlplane.db.base import utcnow
 from controlplane.db.models import Instance, Operation
+from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import operations
 from controlplane.services.instances import start_certificate_renewal
 from workers import docker_driver, instance_jobs, naming
+from workers.blueprint import connection
+from workers.blueprint import load as load_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +61,32 @@ def _has_open_operation(session: Session, instance_id: str) -> bool:
 def reconcile_all(sessions: sessionmaker[Session]) -> list[str]:
     """Ready instances with a stopped or vanished part go to ``autohealing`` with a heal job;
     certificates close to expiry are renewed."""
+    observe_replication(sessions)
     return _heal_broken(sessions) + _renew_certificates(sessions)
+
+
+def observe_replication(sessions: sessionmaker[Session]) -> None:
+    """Record each follower's streaming state and lag, as its primary reports them (metrics)."""
+    with sessions() as session:
+        ready = session.scalars(
+            select(Instance).where(Instance.status == InstanceStatus.READY.value)
+        ).all()
+        for instance in ready:
+            followers = [n for n in instance.nodes if n.role != "primary"]
+            if not followers:
+                continue
+            bp = load_blueprint(instance)
+            try:
+                states = bp.agent.replication_state(connection(bp, bp.primary))
+            except TemporaryError:
+                continue  # the primary is down: the HA monitor or the heal deals with it
+            now = utcnow()
+            for node in followers:
+                state = states.get(node.name)
+                node.streaming = state is not None and state.streaming
+                node.replication_lag_bytes = state.lag_bytes if state else None
+                node.observed_at = now
+        session.commit()
 
 
 def _renew_certificates(sessions: sessionmaker[Session]) -> list[str]:

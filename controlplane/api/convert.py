@@ -7,9 +7,10 @@ from datetime import timedelta
 from controlplane.api.schemas import endpoints as ep
 from controlplane.api.schemas import instances as wire
 from controlplane.api.schemas import read_replicas as rr
-from controlplane.api.schemas.common import EncryptionAtRest, InstanceSetting
+from controlplane.api.schemas.common import EncryptionAtRest, InstanceSetting, rfc3339
 from controlplane.api.schemas.engines import upgradable_version_from_catalog
 from controlplane.api.schemas.enums import MaintenanceStatus
+from controlplane.api.schemas.metrics import InstanceMetrics, TimeSeries
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
 from controlplane.db.models import Endpoint, Instance, ReadReplica
 from controlplane.domain import maintenance
@@ -85,6 +86,31 @@ def instance(row: Instance) -> wire.Instance:
         created_at=row.created_at,
         region=row.region,
     )
+
+
+def metrics(row: Instance) -> InstanceMetrics:
+    """The latest replication observation of each follower (lag in bytes behind its primary)."""
+    series = []
+    replica_ids = {r.node_name: r.id for r in row.read_replicas}
+    for node in row.nodes:
+        if node.role == "primary" or node.observed_at is None:
+            continue
+        metadata = {
+            "node": node.name,
+            "role": node.role,
+            "streaming": str(bool(node.streaming)).lower(),
+        }
+        if node.name in replica_ids:
+            metadata["read_replica_id"] = replica_ids[node.name]
+        lag = float(node.replication_lag_bytes) if node.replication_lag_bytes is not None else 0.0
+        series.append(
+            TimeSeries(
+                name="replication_lag_bytes",
+                points=[(rfc3339(node.observed_at), lag)],
+                metadata=metadata,
+            )
+        )
+    return InstanceMetrics(timeseries=series)
 
 
 def read_replica(row: ReadReplica) -> rr.ReadReplica:

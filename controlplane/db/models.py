@@ -168,6 +168,10 @@ class Node(Base):
     role: Mapped[str] = mapped_column(String(16))  # primary | standby | replica
     # Set when the node's data cannot be trusted (a fenced former main): rebuilt from the primary.
     needs_rebuild: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Last replication observation of a follower, as its primary reported it (periodic).
+    streaming: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    replication_lag_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    observed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     instance: Mapped[Instance] = relationship(back_populates="nodes")

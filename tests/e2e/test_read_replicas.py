@@ -9,6 +9,7 @@ from contextlib import closing
 from typing import Any
 
 import docker
+import httpx
 import pytest
 from scaleway import ScalewayException, WaitForOptions
 from scaleway.rdb.v1 import (
@@ -22,6 +23,7 @@ from scaleway.rdb.v1 import (
 from tests.e2e.clients import CLIENTS, EngineClient
 from tests.e2e.conftest import instance_resources
 from tests.support.ha import primary_container, wait_ha_again
+from tests.support.tenants import Tenant
 
 
 def wait() -> WaitForOptions:  # type: ignore[type-arg]
@@ -91,8 +93,28 @@ def ha_with_replica(
     }
 
 
+def _lag_is_reported(api_url: str, tenant: Tenant, instance_id: str, replica_id: str) -> None:
+    """Replication lag is in the instance metrics (raw HTTP: the Python SDK cannot parse them)."""
+    url = f"{api_url}/rdb/v1/regions/fr-par/instances/{instance_id}/metrics"
+    deadline = time.monotonic() + 30
+    while True:
+        series = httpx.get(url, headers=tenant.headers).raise_for_status().json()["timeseries"]
+        lag = [s for s in series if s["metadata"].get("read_replica_id") == replica_id]
+        if lag and lag[0]["metadata"]["streaming"] == "true":
+            assert lag[0]["name"] == "replication_lag_bytes"
+            ((timestamp, value),) = lag[0]["points"]
+            assert timestamp.endswith("Z") and value >= 0
+            return
+        assert time.monotonic() < deadline, f"no replication lag reported: {series}"
+        time.sleep(1)
+
+
 def test_replica_follows_refuses_writes_survives_failover_resets_and_promotes(
-    rdb: RdbV1API, docker_client: docker.DockerClient, ha_with_replica: tuple[str, EngineClient]
+    rdb: RdbV1API,
+    docker_client: docker.DockerClient,
+    ha_with_replica: tuple[str, EngineClient],
+    api_url: str,
+    tenant: Tenant,
 ) -> None:
     instance_id, client = ha_with_replica
     main = rdb.get_instance(instance_id=instance_id).endpoints[0]
@@ -115,6 +137,7 @@ def test_replica_follows_refuses_writes_survives_failover_resets_and_promotes(
     assert [r.id for r in listed] == [replica.id]
 
     _eventually_has(client, endpoint, 1)
+    _lag_is_reported(api_url, tenant, instance_id, replica.id)
     with closing(_connect(client, endpoint)) as conn, pytest.raises(Exception) as refused:
         client.insert_committed(conn, 2)
     assert "read-only" in str(refused.value).lower() or "read_only" in str(refused.value).lower()

@@ -87,6 +87,13 @@ async def update_instance(
     return to_wire(convert.instance(instance))
 
 
+@router.get("/instances/{instance_id}/metrics")
+def get_instance_metrics(
+    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+) -> dict[str, Any]:
+    return to_wire(convert.metrics(service.get(session, principal, region, instance_id)))
+
+
 @router.get("/instances/{instance_id}/certificate")
 def get_instance_certificate(
     instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
