@@ -5,35 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from controlplane import secrets
-from controlplane.db.models import Instance
-from controlplane.db.session import session_scope
+from tests.support.rows import instance_row
 from tests.support.tenants import Tenant
 
 BASE = "/rdb/v1/regions/fr-par"
-
-
-def _instance_row(tenant: Tenant) -> str:
-    with session_scope() as session:
-        row = Instance(
-            organization_id=tenant.organization_id,
-            project_id=tenant.project_id,
-            region="fr-par",
-            name="auth-probe",
-            engine="PostgreSQL-15",
-            node_type="db-dev-s",
-            status="ready",
-            tags=[],
-            settings=[],
-            init_settings=[],
-            volume_type="lssd",
-            volume_size=5_000_000_000,
-            superuser_secret=secrets.encrypt("x"),
-            replication_secret=secrets.encrypt("y"),
-        )
-        session.add(row)
-        session.flush()
-        return row.id
 
 
 @pytest.mark.parametrize("headers", [{}, {"X-Auth-Token": ""}])
@@ -65,7 +40,7 @@ def test_every_rdb_route_requires_a_key(api_url: str) -> None:
 def test_cross_organization_access_is_refused(
     api_url: str, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    theirs = _instance_row(other_tenant)
+    theirs = instance_row(other_tenant, name="auth-probe")
 
     r = httpx.get(f"{api_url}{BASE}/instances/{theirs}", headers=tenant.headers)
     assert r.status_code == 404

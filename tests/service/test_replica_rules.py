@@ -5,41 +5,12 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import func, select
 
-from controlplane import secrets
-from controlplane.db.models import Instance, Node, Operation, ReadReplica
-from controlplane.db.session import session_factory, session_scope
+from controlplane.db.models import Operation, ReadReplica
+from controlplane.db.session import session_factory
+from tests.support.rows import instance_row
 from tests.support.tenants import Tenant
 
 BASE = "/rdb/v1/regions/fr-par"
-
-
-def _instance_with_replicas(tenant: Tenant, replicas: int) -> str:
-    with session_scope() as session:
-        row = Instance(
-            organization_id=tenant.organization_id,
-            project_id=tenant.project_id,
-            region="fr-par",
-            name="replica-rules",
-            engine="PostgreSQL-15",
-            node_type="db-dev-s",
-            status="ready",
-            tags=[],
-            settings=[],
-            init_settings=[],
-            volume_type="lssd",
-            volume_size=5_000_000_000,
-            superuser_secret=secrets.encrypt("x"),
-            replication_secret=secrets.encrypt("y"),
-        )
-        row.nodes.append(Node(name="n1", role="primary"))
-        for i in range(1, replicas + 1):
-            row.nodes.append(Node(name=f"r{i}", role="replica"))
-            row.read_replicas.append(
-                ReadReplica(region="fr-par", status="ready", node_name=f"r{i}")
-            )
-        session.add(row)
-        session.flush()
-        return row.id
 
 
 def _counts() -> tuple[int, int]:
@@ -51,7 +22,7 @@ def _counts() -> tuple[int, int]:
 
 
 def test_replica_quota_is_enforced(api_url: str, tenant: Tenant) -> None:
-    instance_id = _instance_with_replicas(tenant, replicas=3)
+    instance_id = instance_row(tenant, replicas=3)
     before = _counts()
     r = httpx.post(
         f"{api_url}{BASE}/read-replicas", headers=tenant.headers, json={"instance_id": instance_id}
@@ -68,7 +39,7 @@ def test_replica_quota_is_enforced(api_url: str, tenant: Tenant) -> None:
 
 
 def test_private_network_replica_endpoint_is_refused(api_url: str, tenant: Tenant) -> None:
-    instance_id = _instance_with_replicas(tenant, replicas=0)
+    instance_id = instance_row(tenant)
     before = _counts()
     spec = {
         "private_network": {
@@ -89,7 +60,7 @@ def test_private_network_replica_endpoint_is_refused(api_url: str, tenant: Tenan
 def test_replicas_of_other_organizations_are_not_found(
     api_url: str, tenant: Tenant, other_tenant: Tenant
 ) -> None:
-    instance_id = _instance_with_replicas(other_tenant, replicas=1)
+    instance_id = instance_row(other_tenant, replicas=1)
     with session_factory()() as session:
         replica_id = session.scalar(
             select(ReadReplica.id).where(ReadReplica.instance_id == instance_id)

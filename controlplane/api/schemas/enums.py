@@ -7,33 +7,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-
-class InstanceStatus(StrEnum):
-    UNKNOWN = "unknown"
-    READY = "ready"
-    PROVISIONING = "provisioning"
-    CONFIGURING = "configuring"
-    DELETING = "deleting"
-    ERROR = "error"
-    AUTOHEALING = "autohealing"
-    LOCKED = "locked"
-    INITIALIZING = "initializing"
-    DISK_FULL = "disk_full"
-    BACKUPING = "backuping"
-    SNAPSHOTTING = "snapshotting"
-    RESTARTING = "restarting"
-
-
-class ReadReplicaStatus(StrEnum):
-    UNKNOWN = "unknown"
-    PROVISIONING = "provisioning"
-    INITIALIZING = "initializing"
-    READY = "ready"
-    DELETING = "deleting"
-    ERROR = "error"
-    LOCKED = "locked"
-    CONFIGURING = "configuring"
-    PROMOTING = "promoting"
+# Statuses are defined once, by the state machine; the wire uses the same values.
+from controlplane.domain.states import InstanceStatus as InstanceStatus
+from controlplane.domain.states import ReadReplicaStatus as ReadReplicaStatus
 
 
 class DatabaseBackupStatus(StrEnum):

@@ -1,0 +1,38 @@
+"""Metadata rows made directly, for API tests that need an instance but no containers."""
+
+from __future__ import annotations
+
+from controlplane import secrets
+from controlplane.db.models import Instance, Node, ReadReplica
+from controlplane.db.session import session_scope
+from tests.support.tenants import Tenant
+
+
+def instance_row(tenant: Tenant, name: str = "row-only", replicas: int = 0) -> str:
+    """A ``ready`` PostgreSQL instance row (with ``replicas`` ready read-replica rows)."""
+    with session_scope() as session:
+        row = Instance(
+            organization_id=tenant.organization_id,
+            project_id=tenant.project_id,
+            region="fr-par",
+            name=name,
+            engine="PostgreSQL-15",
+            node_type="db-dev-s",
+            status="ready",
+            tags=[],
+            settings=[],
+            init_settings=[],
+            volume_type="lssd",
+            volume_size=5_000_000_000,
+            superuser_secret=secrets.encrypt("x"),
+            replication_secret=secrets.encrypt("y"),
+        )
+        row.nodes.append(Node(name="n1", role="primary"))
+        for i in range(1, replicas + 1):
+            row.nodes.append(Node(name=f"r{i}", role="replica"))
+            row.read_replicas.append(
+                ReadReplica(region="fr-par", status="ready", node_name=f"r{i}")
+            )
+        session.add(row)
+        session.flush()
+        return row.id
