@@ -93,11 +93,18 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
 ]
 
 
-def _counts() -> tuple[int, int]:
+def _counts(tenant: Tenant) -> tuple[int, int]:
+    """The tenant's instances and provisioning operations (other tests' jobs run meanwhile)."""
     with session_factory()() as session:
+        instances = select(Instance.id).where(Instance.organization_id == tenant.organization_id)
         return (
-            session.scalar(select(func.count()).select_from(Instance)) or 0,
-            session.scalar(select(func.count()).select_from(Operation)) or 0,
+            session.scalar(select(func.count()).select_from(instances.subquery())) or 0,
+            session.scalar(
+                select(func.count())
+                .select_from(Operation)
+                .where(Operation.kind == "provision_instance")
+            )
+            or 0,
         )
 
 
@@ -116,7 +123,7 @@ def test_invalid_create_is_refused_and_changes_nothing(
 ) -> None:
     body = {**_valid(ENGINES[family]), **overrides}
     body = {k: v for k, v in body.items() if v is not None}
-    before = _counts()
+    before = _counts(tenant)
     r = httpx.post(f"{api_url}{BASE}/instances", headers=tenant.headers, json=body)
     assert r.status_code == 400, r.text
     error = r.json()
@@ -125,7 +132,7 @@ def test_invalid_create_is_refused_and_changes_nothing(
     assert argument in details, error
     assert details[argument]["reason"] == reason
     assert details[argument]["help_message"]
-    assert _counts() == before
+    assert _counts(tenant) == before
 
 
 def test_all_errors_are_reported_at_once(api_url: str, tenant: Tenant) -> None:

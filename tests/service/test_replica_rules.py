@@ -13,17 +13,27 @@ from tests.support.tenants import Tenant
 BASE = "/rdb/v1/regions/fr-par"
 
 
-def _counts() -> tuple[int, int]:
+def _counts(instance_id: str) -> tuple[int, int]:
     with session_factory()() as session:
         return (
-            session.scalar(select(func.count()).select_from(ReadReplica)) or 0,
-            session.scalar(select(func.count()).select_from(Operation)) or 0,
+            session.scalar(
+                select(func.count())
+                .select_from(ReadReplica)
+                .where(ReadReplica.instance_id == instance_id)
+            )
+            or 0,
+            session.scalar(
+                select(func.count())
+                .select_from(Operation)
+                .where(Operation.kind == "provision_replica")
+            )
+            or 0,
         )
 
 
 def test_replica_quota_is_enforced(api_url: str, tenant: Tenant) -> None:
     instance_id = instance_row(tenant, replicas=3)
-    before = _counts()
+    before = _counts(instance_id)
     r = httpx.post(
         f"{api_url}{BASE}/read-replicas", headers=tenant.headers, json={"instance_id": instance_id}
     )
@@ -33,14 +43,14 @@ def test_replica_quota_is_enforced(api_url: str, tenant: Tenant) -> None:
         "message": "quota(s) exceeded for this resource",
         "details": [{"resource": "read_replicas", "current": 3, "quota": 3}],
     }
-    assert _counts() == before
+    assert _counts(instance_id) == before
     listed = httpx.get(f"{api_url}{BASE}/instances/{instance_id}", headers=tenant.headers).json()
     assert len(listed["read_replicas"]) == 3
 
 
 def test_private_network_replica_endpoint_is_refused(api_url: str, tenant: Tenant) -> None:
     instance_id = instance_row(tenant)
-    before = _counts()
+    before = _counts(instance_id)
     spec = {
         "private_network": {
             "private_network_id": "11111111-1111-4111-8111-111111111111",
@@ -54,7 +64,7 @@ def test_private_network_replica_endpoint_is_refused(api_url: str, tenant: Tenan
     )
     assert r.status_code == 400
     assert r.json()["details"][0]["argument_name"] == "endpoint_spec.0.private_network"
-    assert _counts() == before
+    assert _counts(instance_id) == before
 
 
 def test_replicas_of_other_organizations_are_not_found(
