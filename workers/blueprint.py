@@ -111,6 +111,11 @@ def _published_ports(instance: Instance) -> dict[str, int]:
     }
 
 
+def lb_servers(bp: Blueprint) -> dict[str, str]:
+    """The nodes the load balancer may route to: the main node and its HA standbys."""
+    return {node: bp.container(node) for node in [bp.primary, *bp.standbys()]}
+
+
 def connection(bp: Blueprint, node: str) -> Connection:
     """The control plane reaches a node directly on its instance network (never published)."""
     address = docker_driver.container_ip(bp.container(node), naming.network(bp.instance_id))

@@ -9,6 +9,9 @@ no load-balancer route), then promote, then re-point the load balancer, then rec
 from __future__ import annotations
 
 import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,13 +21,15 @@ from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import operations
 from controlplane.settings import get_settings
 from workers import docker_driver, loadbalancer, locks, nodes
-from workers.blueprint import Blueprint, connection
+from workers.blueprint import Blueprint, connection, lb_servers
 from workers.blueprint import load as load_blueprint
 from workers.ha_policy import Action, Observation
 from workers.instance_jobs import load_instance, set_status
 
 log = logging.getLogger(__name__)
 MONITOR = "ha-monitor"
+PROBE_TIMEOUT_SECONDS = 0.8
+_PROBES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ha-probe")
 
 
 def observe(sessions: sessionmaker[Session], instance_id: str) -> Observation | None:
@@ -42,11 +47,14 @@ def observe(sessions: sessionmaker[Session], instance_id: str) -> Observation | 
     )
     answers, streaming = False, False
     if primary_running:
+        # The probe runs in a thread with a short deadline: a connection to a node that just
+        # vanished would block for the driver's minimum connect timeout (2 s for libpq).
+        probe = _PROBES.submit(bp.agent.replication_state, connection(bp, bp.primary))
         try:
-            states = bp.agent.replication_state(connection(bp, bp.primary))
+            states = probe.result(timeout=PROBE_TIMEOUT_SECONDS)
             answers = True
             streaming = standby is not None and standby in states and states[standby].streaming
-        except TemporaryError:
+        except (FutureTimeout, TemporaryError):
             answers = False
     return Observation(
         primary_running=primary_running,
@@ -93,8 +101,11 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
         session.commit()
     log.warning("instance %s: failing over from %s to %s (%s)", instance_id, old, new, reason)
 
+    started = time.monotonic()
     docker_driver.fence(bp.container(old))  # 1. the old main node never serves again
+    fenced = time.monotonic()
     bp.agent.promote(connection(bp, new))  # 2. every acknowledged commit is already applied here
+    promoted = time.monotonic()
     with sessions() as session:  # 3. record the new topology: the old main must be rebuilt
         instance = load_instance(session, instance_id)
         assert instance is not None
@@ -106,7 +117,8 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
         session.commit()
         bp = load_blueprint(instance)
     nodes.write_config(bp, new)  # a primary without sync standbys until the rebuild is done
-    loadbalancer.point_to(instance_id, bp.container(new), bp.runtime.port)  # 4. route to it
+    loadbalancer.point_to(instance_id, lb_servers(bp), new, bp.runtime.port)  # 4. route to it
+    routed = time.monotonic()
     for replica in bp.replicas():  # 5. read replicas follow the new main node
         try:
             bp.agent.prepare_follower(connection(bp, new), bp.roles[replica])
@@ -114,6 +126,14 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
         except TemporaryError:
             log.warning("replica %s not re-pointed yet; the rebuild job will", replica)
     _wait_through_endpoint(sessions, bp, instance_id)
+    log.warning(
+        "instance %s: fenced in %.2fs, promoted in %.2fs, routed in %.2fs, serving after %.2fs",
+        instance_id,
+        fenced - started,
+        promoted - fenced,
+        routed - promoted,
+        time.monotonic() - started,
+    )
     with sessions() as session:
         instance = load_instance(session, instance_id)
         assert instance is not None

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 PRIMARY_FAILURES = 2
 STANDBY_FAILURES = 3
-TICK_SECONDS = 1.0
+TICK_SECONDS = 0.5
 
 
 class Action(StrEnum):

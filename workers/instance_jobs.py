@@ -23,7 +23,7 @@ from controlplane.domain.states import InstanceStatus, check_instance_transition
 from controlplane.services import ports
 from controlplane.settings import get_settings
 from workers import docker_driver, loadbalancer, naming, nodes, volumes
-from workers.blueprint import Blueprint, connection
+from workers.blueprint import Blueprint, connection, lb_servers
 from workers.blueprint import load as load_blueprint
 from workers.runner import OperationContext
 
@@ -100,7 +100,7 @@ def converge_instance(
         _converge_followers(sessions, bp, rebuild)
 
     loadbalancer.ensure(
-        bp.instance_id, bp.container(bp.primary), bp.runtime.port, (s.publish_address, lb_port)
+        bp.instance_id, lb_servers(bp), bp.primary, bp.runtime.port, (s.publish_address, lb_port)
     )
     # Ready means reachable the way users reach it: through the load-balancer endpoint.
     bp.agent.wait_ready(replace(primary, host=s.publish_address, port=lb_port), timeout=30)

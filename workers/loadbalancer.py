@@ -1,23 +1,36 @@
-"""The instance's load-balancer endpoint: an HAProxy container forwarding TCP to the main node."""
+"""The instance's load-balancer endpoint: an HAProxy container forwarding TCP to the main node.
+
+Every node that can become the main node (the main node and its HA standby) is a server of the
+backend; all but the current main node are in maintenance. Switching is done live through
+HAProxy's runtime API (no reload, no new process): the old main node's sessions are shut, the
+new one takes new connections at once. The file is rewritten too, for restarts.
+"""
 
 from __future__ import annotations
+
+import socket
 
 from agents.base import FileSpec
 from workers import docker_driver, naming
 
 CONFIG_DIR = "/usr/local/etc/haproxy"
 LB_IMAGE = "dbaas/haproxy:2.6"
+RUNTIME_PORT = 9999  # on the instance network only (never published)
+SERVER_OPTIONS = "resolvers docker init-addr last,libc,none"
 
 
-SERVER_OPTIONS = "check inter 1s fall 2 rise 1 resolvers docker init-addr last,libc,none"
-
-
-def render_config(backend_host: str, backend_port: int, listen_port: int) -> str:
-    """TCP passthrough to the current main node, re-resolved through Docker's DNS."""
+def render_config(servers: dict[str, str], active: str, engine_port: int) -> str:
+    """``servers``: node name -> host name on the instance network."""
+    lines = [
+        f"    server {node} {host}:{engine_port} {SERVER_OPTIONS}"
+        + ("" if node == active else " disabled")
+        for node, host in sorted(servers.items())
+    ]
+    backend = "\n".join(lines)
     return f"""\
 global
     maxconn 4096
-    stats socket /var/run/haproxy.sock mode 600 level admin
+    stats socket ipv4@0.0.0.0:{RUNTIME_PORT} level admin
 
 resolvers docker
     nameserver dns 127.0.0.11:53
@@ -28,17 +41,17 @@ resolvers docker
 
 defaults
     mode tcp
-    timeout connect 3s
+    retries 1
+    timeout connect 500ms
     timeout client 8h
     timeout server 8h
-    timeout check 2s
 
 frontend main
-    bind :{listen_port}
+    bind :{engine_port}
     default_backend main
 
 backend main
-    server main {backend_host}:{backend_port} {SERVER_OPTIONS}
+{backend}
 """
 
 
@@ -58,25 +71,54 @@ def spec(
     )
 
 
+def _config_file(servers: dict[str, str], active: str, engine_port: int) -> dict[str, FileSpec]:
+    return {"haproxy.cfg": FileSpec(render_config(servers, active, engine_port).encode(), 0o644)}
+
+
 def ensure(
-    instance_id: str, backend_host: str, engine_port: int, published: tuple[str, int]
+    instance_id: str,
+    servers: dict[str, str],
+    active: str,
+    engine_port: int,
+    published: tuple[str, int],
 ) -> None:
-    """The load balancer exists, runs, and forwards to ``backend_host``."""
-    config = render_config(backend_host, engine_port, engine_port).encode()
+    """The load balancer exists, runs, and forwards to ``active``."""
     if docker_driver.find_container(naming.lb_container(instance_id)) is not None:
-        point_to(instance_id, backend_host, engine_port)
+        point_to(instance_id, servers, active, engine_port)
     docker_driver.ensure_container(
         spec(instance_id, engine_port, published),
-        files={"haproxy.cfg": FileSpec(config, 0o644)},
+        files=_config_file(servers, active, engine_port),
         files_base=CONFIG_DIR,
     )
 
 
-def point_to(instance_id: str, backend_host: str, engine_port: int) -> None:
-    """Send new connections to another node: rewrite the configuration, reload HAProxy."""
+def runtime_commands(servers: dict[str, str], active: str) -> str:
+    """Pure: the runtime API line that routes new connections to ``active`` only."""
+    commands = [f"set server main/{active} state ready"]
+    for node in sorted(servers):
+        if node != active:
+            commands += [
+                f"set server main/{node} state maint",
+                f"shutdown sessions server main/{node}",
+            ]
+    return "; ".join(commands) + "\n"
+
+
+def point_to(instance_id: str, servers: dict[str, str], active: str, engine_port: int) -> None:
+    """Send new connections to ``active`` now; a load balancer that is not running is
+    re-created by the next converge, pointing at the current main node."""
     container = docker_driver.find_container(naming.lb_container(instance_id))
     if container is None or container.status != "running":
-        return  # converge re-creates it pointing at the current primary
-    config = render_config(backend_host, engine_port, engine_port).encode()
-    docker_driver.put_files(container, CONFIG_DIR, {"haproxy.cfg": FileSpec(config, 0o644)})
-    docker_driver.signal(container.name, "SIGUSR2")  # master-worker mode: graceful reload
+        return
+    docker_driver.put_files(container, CONFIG_DIR, _config_file(servers, active, engine_port))
+    address = docker_driver.container_ip(container.name, naming.network(instance_id))
+    try:
+        if address is None:
+            raise OSError("no address")
+        with socket.create_connection((address, RUNTIME_PORT), timeout=2) as conn:
+            conn.sendall(runtime_commands(servers, active).encode())
+            reply = conn.makefile().read()
+        if "No such server" in reply or "Unknown" in reply:
+            raise OSError(reply.strip())
+    except OSError:  # an older configuration without these servers: reload it
+        docker_driver.signal(container.name, "SIGUSR2")
