@@ -23,6 +23,9 @@ TEST_ENV = {
     "REDIS_URL": os.environ.get("DBAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
     "DBAAS_RESOURCE_PREFIX": "dbaast",
     "DBAAS_QUEUE_NAME": f"dbaas-test-{_STATE.name}",
+    # Endpoint ports of their own, away from a service running on this host.
+    "DBAAS_ENDPOINT_PORT_MIN": str(40000 + (os.getpid() % 20) * 1000),
+    "DBAAS_ENDPOINT_PORT_MAX": str(40999 + (os.getpid() % 20) * 1000),
     "DBAAS_SWEEPER_INTERVAL_SECONDS": "2",
     "DBAAS_REPUBLISH_AFTER_SECONDS": "5",
     "DBAAS_RECONCILE_INTERVAL_SECONDS": "5",

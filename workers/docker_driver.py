@@ -242,6 +242,19 @@ def list_owned(kind: str) -> list[Any]:
         )
 
 
+def published_host_ports() -> frozenset[int]:
+    """Host ports published by any container on this engine (ours or not)."""
+    with translated("list published ports"):
+        ports: set[int] = set()
+        for container in client().containers.list(all=True):
+            bindings = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
+            for entries in bindings.values():
+                for entry in entries or []:
+                    if str(entry.get("HostPort", "")).isdigit():
+                        ports.add(int(entry["HostPort"]))
+        return frozenset(ports)
+
+
 def container_ip(name: str, network: str) -> str | None:
     """The container's address on ``network`` (how the control plane reaches a node)."""
     container = find_container(name)

@@ -70,14 +70,7 @@ def converge_instance(
         if instance is None or _gone(instance):
             return  # deleted meanwhile: nothing to build
         ensure_node_rows(session, instance)
-        lb_port = ports.allocate(
-            session,
-            instance.id,
-            "load_balancer",
-            s.endpoint_port_min,
-            s.endpoint_port_max,
-            s.publish_address,
-        )
+        lb_port = endpoint_port(session, instance.id, "load_balancer")
         rebuild = {n.name for n in instance.nodes if n.needs_rebuild}
         session.commit()
         bp = load_blueprint(instance)
@@ -166,6 +159,20 @@ def _advance(
         if instance is not None and instance.status == current:
             set_status(session, instance, target)
             session.commit()
+
+
+def endpoint_port(session: Session, owner_id: str, purpose: str) -> int:
+    """A stable host port for a user-facing endpoint, free for Docker as well as for us."""
+    s = get_settings()
+    return ports.allocate(
+        session,
+        owner_id,
+        purpose,
+        s.endpoint_port_min,
+        s.endpoint_port_max,
+        s.publish_address,
+        taken=docker_driver.published_host_ports(),
+    )
 
 
 def _ensure_lb_endpoint(instance: Instance, port: int) -> None:

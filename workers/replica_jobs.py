@@ -23,6 +23,7 @@ from workers.blueprint import Blueprint, connection
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import (
     converge_instance,
+    endpoint_port,
     ensure_node_rows,
     load_instance,
     set_status,
@@ -46,14 +47,7 @@ def _ensure_direct_access(session: Session, instance: Instance, replica: ReadRep
     if any(e.read_replica_id == replica.id for e in instance.endpoints):
         return
     s = get_settings()
-    port = ports.allocate(
-        session,
-        f"{instance.id}:{replica.node_name}",
-        "direct_access",
-        s.endpoint_port_min,
-        s.endpoint_port_max,
-        s.publish_address,
-    )
+    port = endpoint_port(session, f"{instance.id}:{replica.node_name}", "direct_access")
     instance.endpoints.append(
         Endpoint(
             kind="direct_access", ip=s.advertise_address, port=port, read_replica_id=replica.id

@@ -82,7 +82,11 @@ def _creation_errors(req: CreateInstanceRequest) -> list[ArgumentError]:
         errors += validate_settings(
             version, [(s.name, s.value) for s in req.init_settings], init=True
         )
-    if wants_ha(req) and version is not None and version.family.value != "postgresql":
+    if (
+        wants_ha(req)
+        and version is not None
+        and version.family.value not in ("postgresql", "mysql")
+    ):
         errors.append(
             _err("is_ha_cluster", f"high availability is not available for {version.name} yet")
         )

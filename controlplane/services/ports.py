@@ -22,9 +22,16 @@ def _free_on_host(address: str, port: int) -> bool:
 
 
 def allocate(
-    session: Session, owner_id: str, purpose: str, low: int, high: int, address: str
+    session: Session,
+    owner_id: str,
+    purpose: str,
+    low: int,
+    high: int,
+    address: str,
+    taken: frozenset[int] = frozenset(),
 ) -> int:
-    """The port already held by (owner, purpose), or the lowest free one in [low, high]."""
+    """The port already held by (owner, purpose), or the lowest free one in [low, high]:
+    not recorded, not in ``taken`` (e.g. what Docker publishes for anyone), bindable here."""
     held = session.scalar(
         select(PortAllocation.port).where(
             PortAllocation.owner_id == owner_id, PortAllocation.purpose == purpose
@@ -38,7 +45,7 @@ def allocate(
         ).all()
     )
     for port in range(low, high + 1):
-        if port in used or not _free_on_host(address, port):
+        if port in used or port in taken or not _free_on_host(address, port):
             continue
         try:
             with session.begin_nested():
