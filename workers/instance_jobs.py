@@ -76,7 +76,13 @@ def converge_instance(
         bp = load_blueprint(instance)
 
     docker_driver.ensure_network(naming.network(bp.instance_id), naming.labels(bp.instance_id))
+    # The load balancer first: it starts while the engine initialises (it resolves nodes lazily).
+    loadbalancer.ensure(
+        bp.instance_id, lb_servers(bp), bp.primary, bp.runtime.port, (s.publish_address, lb_port)
+    )
+    log.info("instance %s: network and load balancer ready", instance_id)
     nodes.ensure_primary(bp, bp.primary)
+    log.info("instance %s: main node %s running", instance_id, bp.primary)
     _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
 
     primary = connection(bp, bp.primary)
@@ -89,14 +95,13 @@ def converge_instance(
             bp.agent.ensure_admin(
                 primary, bp.admin_user, secrets.decrypt(verifier), DEFAULT_DATABASE
             )
+    log.info("instance %s: main node %s configured", instance_id, bp.primary)
     if bp.standbys() or bp.replicas():
         _converge_followers(sessions, bp, rebuild)
 
-    loadbalancer.ensure(
-        bp.instance_id, lb_servers(bp), bp.primary, bp.runtime.port, (s.publish_address, lb_port)
-    )
     # Ready means reachable the way users reach it: through the load-balancer endpoint.
     bp.agent.wait_ready(replace(primary, host=s.publish_address, port=lb_port), timeout=30)
+    log.info("instance %s: reachable through its endpoint", instance_id)
 
     with sessions() as session:
         instance = load_instance(session, instance_id)

@@ -105,7 +105,7 @@ class PostgresAgent(EngineAgent):
             except TemporaryError:
                 if time.monotonic() > deadline:
                     raise
-                time.sleep(0.3)
+                time.sleep(0.1)
 
     def ensure_admin(self, conn: Connection, user: str, verifier: str, database: str) -> None:
         with connect(conn) as c:
@@ -125,8 +125,10 @@ class PostgresAgent(EngineAgent):
             if not c.execute(sql.database_exists(), [DEFAULT_DATABASE]).fetchone():
                 c.execute(sql.create_database(DEFAULT_DATABASE))
 
-    def reload(self, conn: Connection, settings: Sequence[ServerSetting] = ()) -> None:
-        with connect(conn) as c:  # PostgreSQL re-reads conf.d: ``settings`` are not needed
+    def reload(
+        self, conn: Connection, settings: Sequence[ServerSetting] = (), role: Role | None = None
+    ) -> None:
+        with connect(conn) as c:  # PostgreSQL re-reads conf.d: ``settings``, ``role`` not needed
             c.execute("SELECT pg_reload_conf()")
 
     def is_healthy(self, conn: Connection) -> bool:
