@@ -122,11 +122,16 @@ class EngineAgent(ABC):
         """Create (or update) the customer's admin user and the default database (idempotent)."""
 
     @abstractmethod
-    def reload(self, conn: Connection, settings: Sequence[ServerSetting] = ()) -> None:
+    def reload(
+        self, conn: Connection, settings: Sequence[ServerSetting] = (), role: Role | None = None
+    ) -> None:
         """Make the running server apply its configuration, without a restart.
 
-        ``settings`` are the ones ``config_files`` rendered. Engines that re-read their files
-        (PostgreSQL) ignore them; engines that never do (MariaDB) set the hot ones at runtime.
+        ``settings`` and ``role`` are what ``config_files`` rendered. Engines that re-read their
+        files (PostgreSQL) ignore them; engines that never do (MariaDB) set the hot settings and
+        the role (synchronous replication on/off, read-only, the primary followed) at runtime.
+        ``role=None`` leaves replication as it is. Switching synchronous replication off must
+        release commits already waiting for a standby (the HA monitor degrades that way).
         """
 
     @abstractmethod

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pymysql
 from pymysql.cursors import Cursor
@@ -20,9 +22,14 @@ from agents.base import (
     ServerSetting,
     StandbyState,
 )
-from agents.mysql import conf, flavors, sql
+from agents.mysql import conf, flavors, replication, replication_ops, sql
 from agents.mysql.flavors import Flavor
 from controlplane.domain.failures import PermanentError, TemporaryError
+
+CANT_CONNECT = 2003  # client error: no TCP connection (refused, unreachable, timed out)
+PROBE_CONNECT_SECONDS = 0.25  # a follower on the instance network connects in well under 1 ms
+PROBE_READ_SECONDS = 0.4
+SILENT_LIMIT_SECONDS = 10.0
 
 # Server error codes that retrying cannot fix: access denied (user, database, table, command),
 # missing privilege, syntax error, unknown or read-only variable, wrong value, failed DCL.
@@ -40,12 +47,19 @@ def _translate(exc: pymysql.Error) -> Exception:
 
 
 @contextmanager
-def connect(c: Connection, timeout: float = 5) -> Iterator[Cursor]:
-    """A cursor on an autocommit connection; pymysql errors leave as Temporary/PermanentError."""
+def connect(
+    c: Connection, timeout: float = 5, read_timeout: float | None = None
+) -> Iterator[Cursor]:
+    """A cursor on an autocommit connection; pymysql errors leave as Temporary/PermanentError.
+
+    ``timeout`` bounds the TCP connect only; ``read_timeout`` bounds every read, the server's
+    greeting included (through a load balancer whose backend died, the greeting never comes).
+    """
     try:
         connection = pymysql.connect(
             host=c.host, port=c.port, user=c.user, password=c.password,
-            connect_timeout=max(1, int(timeout)), autocommit=True, charset="utf8mb4",
+            connect_timeout=max(0.1, timeout), read_timeout=read_timeout,
+            autocommit=True, charset="utf8mb4",
         )  # fmt: skip
         with connection, connection.cursor() as cursor:
             yield cursor
@@ -61,6 +75,9 @@ def _server_flavor(cursor: Cursor) -> Flavor:
 
 class MysqlAgent(EngineAgent):
     family = "mysql"
+
+    def __init__(self) -> None:
+        self._silent_since: dict[str, float] = {}  # follower address -> first silent probe
 
     def runtime(self, major_version: str) -> NodeRuntime:
         flavor = flavors.for_version(major_version)
@@ -99,7 +116,10 @@ class MysqlAgent(EngineAgent):
         flavor = flavors.for_version(major_version)
         own = {"uid": conf.UID, "gid": conf.GID}
         # 0644: the server ignores world-writable option files; nothing in them is secret.
+        # The replication role is ours too: it follows the base options in the same file (no
+        # user setting has the name of a role option).
         base = conf.base_cnf(flavor, memory_bytes, overridden=[s.name for s in settings])
+        base += "\n" + replication.role_cnf(flavor, role)
         return {
             conf.MAIN_FILE: FileSpec(conf.main_cnf().encode(), 0o644, **own),
             conf.BASE_FILE: FileSpec(base.encode(), 0o644, **own),
@@ -115,7 +135,7 @@ class MysqlAgent(EngineAgent):
         deadline = time.monotonic() + timeout
         while True:
             try:
-                with connect(conn, timeout=2) as cursor:
+                with connect(conn, timeout=2, read_timeout=2) as cursor:
                     cursor.execute("SELECT 1")
                     return
             except TemporaryError:
@@ -140,50 +160,136 @@ class MysqlAgent(EngineAgent):
                 cursor.execute(statement)
 
     def ensure_database(self, conn: Connection) -> None:
+        """Looks first: even ``CREATE DATABASE IF NOT EXISTS`` is binlogged, and a binlogged
+        statement waits for the standby's acknowledgement (forever, if the standby is dead and
+        the monitor has not degraded yet)."""
         with connect(conn) as cursor:
-            cursor.execute(sql.create_database(DEFAULT_DATABASE))
+            cursor.execute(
+                "SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = %s",
+                (DEFAULT_DATABASE,),
+            )
+            if cursor.fetchone() is None:
+                cursor.execute(sql.create_database(DEFAULT_DATABASE))
 
-    def reload(self, conn: Connection, settings: Sequence[ServerSetting] = ()) -> None:
-        """The server never re-reads its option files: hot settings are set at runtime."""
+    def reload(
+        self, conn: Connection, settings: Sequence[ServerSetting] = (), role: Role | None = None
+    ) -> None:
+        """The server never re-reads its option files: hot settings and the replication role
+        (semi-sync, read_only, the primary followed) are applied at runtime."""
         try:
             statements = [sql.set_global(s.name, s.value) for s in settings if s.hot]
         except ValueError as exc:
             raise PermanentError(f"cannot apply settings: {exc}") from exc
-        if not statements:
+        if not statements and role is None:
             return
         with connect(conn) as cursor:
+            if role is not None:  # first: switching semi-sync off releases waiting commits
+                replication_ops.apply_role(cursor, _server_flavor(cursor), role)
             for statement in statements:
                 cursor.execute(statement)
 
     def is_healthy(self, conn: Connection) -> bool:
         try:
-            with connect(conn, timeout=3) as cursor:
+            with connect(conn, timeout=3, read_timeout=3) as cursor:
                 cursor.execute("SELECT 1")
             return True
         except TemporaryError:
             return False
 
-    # Replication is not wired for the MySQL family yet: HA and replicas are refused up front.
+    # --- replication: see agents/mysql/replication.py for the design -----------------------
 
     def ensure_replication_user(self, conn: Connection, password: str) -> None:
-        raise PermanentError("replication is not available for MariaDB yet")
+        with connect(conn) as cursor:
+            flavor = _server_flavor(cursor)
+            replication_ops.ensure_replicator(cursor, flavor, passwords.mysql_native(password))
 
     def clone_files(
         self, major_version: str, role: Role, replication_password: str
     ) -> dict[str, FileSpec]:
-        raise PermanentError("replication is not available for MariaDB yet")
+        flavor = flavors.for_version(major_version)
+        if flavor is not flavors.MARIADB or role.primary_host is None:
+            raise PermanentError(f"cannot copy a primary to {role.node} ({flavor.name})")
+        own = {"uid": conf.UID, "gid": conf.GID}
+        work = replication.CLONE_DIR
+        host, script = role.primary_host, replication.clone_script(flavor, role)
+        try:
+            secrets = {
+                f"{work}/primary.cnf": replication.client_cnf(host, replication_password),
+                f"{work}/follow.sql": replication.follow_sql(flavor, role, replication_password),
+            }
+        except ValueError as exc:
+            raise PermanentError(f"cannot copy a primary to {role.node}: {exc}") from exc
+        return {
+            f"{work}/clone.sh": FileSpec(script.encode(), 0o700, **own),
+            **{path: FileSpec(text.encode(), 0o600, **own) for path, text in secrets.items()},
+        }
 
     def clone_command(self, major_version: str, role: Role) -> list[str]:
-        raise PermanentError("replication is not available for MariaDB yet")
+        return ["bash", f"{conf.BASE}/{replication.CLONE_DIR}/clone.sh"]
 
     def prepare_clone(self, primary: Connection, role: Role) -> None:
-        raise PermanentError("replication is not available for MariaDB yet")
+        """No slots to drop, but the binlog dump connection of the node's previous copy may
+        outlive it (a killed replica's stays until TCP gives up): it would count as a second
+        semi-sync client, and a new copy could never be the only one."""
+        self._drop_stale_dumps(primary)
+
+    def prepare_follower(self, primary: Connection, role: Role) -> None:
+        self._drop_stale_dumps(primary)
+
+    def _drop_stale_dumps(self, primary: Connection) -> None:
+        with connect(primary) as cursor:
+            flavor = _server_flavor(cursor)
+            view = replication_ops.primary_view(cursor, flavor)
+            stale = replication.stale_dump_threads(view, self._probe(primary, view, flavor))
+            replication_ops.kill_connections(cursor, stale)
 
     def promote(self, conn: Connection) -> None:
-        raise PermanentError("replication is not available for MariaDB yet")
+        with connect(conn, timeout=5) as cursor:
+            replication_ops.promote(cursor, _server_flavor(cursor))
 
     def replication_state(self, primary: Connection) -> dict[str, StandbyState]:
-        return {}
+        with connect(primary, timeout=2, read_timeout=5) as cursor:
+            flavor = _server_flavor(cursor)
+            view = replication_ops.primary_view(cursor, flavor)
+        return replication.standby_states(view, self._probe(primary, view, flavor))
+
+    def _probe(
+        self, primary: Connection, view: replication.PrimaryView, flavor: Flavor
+    ) -> dict[str, replication.Probe]:
+        """Each binlog dump peer asked directly, in parallel, with the primary's account (the
+        clone copied the accounts). Short deadlines: the HA monitor gives the whole call 0.8 s,
+        and a vanished peer must not make the primary look unresponsive."""
+        addresses = view.dump_addresses
+        if not addresses:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+            views = pool.map(
+                lambda a: self._follower_view(replace(primary, host=a), flavor), addresses
+            )
+            probes = dict(zip(addresses, views, strict=True))
+        return {address: self._silence_limit(address, probe) for address, probe in probes.items()}
+
+    def _silence_limit(self, address: str, probe: replication.Probe) -> replication.Probe:
+        """A peer that accepts connections but has not answered for ``SILENT_LIMIT_SECONDS``
+        (a frozen container: its kernel still completes TCP handshakes) counts as gone, as a
+        PostgreSQL standby does after wal_sender_timeout. Remembered per monitor process."""
+        now = time.monotonic()
+        if probe is not replication.Silence.NO_ANSWER:
+            self._silent_since.pop(address, None)
+            return probe
+        since = self._silent_since.setdefault(address, now)
+        return replication.Silence.UNREACHABLE if now - since > SILENT_LIMIT_SECONDS else probe
+
+    def _follower_view(self, conn: Connection, flavor: Flavor) -> replication.Probe:
+        try:
+            with connect(conn, timeout=PROBE_CONNECT_SECONDS, read_timeout=PROBE_READ_SECONDS) as c:
+                return replication_ops.follower_view(c, flavor)
+        except (TemporaryError, PermanentError) as exc:
+            cause = exc.__cause__
+            if isinstance(cause, pymysql.OperationalError) and cause.args[:1] == (CANT_CONNECT,):
+                return replication.Silence.UNREACHABLE
+            return replication.Silence.NO_ANSWER
 
     def is_primary(self, conn: Connection) -> bool:
-        return True
+        with connect(conn, timeout=2, read_timeout=5) as cursor:
+            return replication_ops.is_primary(cursor, _server_flavor(cursor))

@@ -16,6 +16,42 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class SemiSync:
+    """Names of the semi-synchronous replication variables and status counters."""
+
+    primary_enabled: str
+    wait_point: str
+    timeout: str  # milliseconds
+    wait_no_replica: str
+    replica_enabled: str
+    primary_status: str  # status: ON while commits wait for an acknowledgement
+    primary_clients: str  # status: connected semi-synchronous replicas
+    replica_status: str  # status, on a replica: its receiver negotiated semi-sync
+
+
+MARIADB_SEMI_SYNC = SemiSync(
+    primary_enabled="rpl_semi_sync_master_enabled",
+    wait_point="rpl_semi_sync_master_wait_point",
+    timeout="rpl_semi_sync_master_timeout",
+    wait_no_replica="rpl_semi_sync_master_wait_no_slave",
+    replica_enabled="rpl_semi_sync_slave_enabled",
+    primary_status="Rpl_semi_sync_master_status",
+    primary_clients="Rpl_semi_sync_master_clients",
+    replica_status="Rpl_semi_sync_slave_status",
+)
+MYSQL_SEMI_SYNC = SemiSync(
+    primary_enabled="rpl_semi_sync_source_enabled",
+    wait_point="rpl_semi_sync_source_wait_point",
+    timeout="rpl_semi_sync_source_timeout",
+    wait_no_replica="rpl_semi_sync_source_wait_no_replica",
+    replica_enabled="rpl_semi_sync_replica_enabled",
+    primary_status="Rpl_semi_sync_source_status",
+    primary_clients="Rpl_semi_sync_source_clients",
+    replica_status="Rpl_semi_sync_replica_status",
+)
+
+
+@dataclass(frozen=True)
 class Flavor:
     name: str
     server: str  # server binary, also the container CMD
@@ -30,9 +66,42 @@ class Flavor:
     extra_options: dict[str, str] = field(default_factory=dict)
     tls_reload: str = "FLUSH SSL"
     change_source: str = "CHANGE MASTER TO"
+    source_option_prefix: str = "MASTER"  # MASTER_HOST, MASTER_USER, ... / SOURCE_HOST, ...
     gtid_auto_position: str = "MASTER_USE_GTID=slave_pos"
     start_replica: str = "START SLAVE"
     stop_replica: str = "STOP SLAVE"
+    stop_receiver: str = "STOP SLAVE IO_THREAD"
+    start_receiver: str = "START SLAVE IO_THREAD"
+    reset_replica: str = "RESET SLAVE ALL"  # forget the primary: the node is a primary now
+    replica_status: str = "SHOW SLAVE STATUS"  # no row when the node follows nobody
+    replica_hosts: str = "SHOW SLAVE HOSTS"  # registered replicas: Server_id, Host (report_host)
+    source_host_column: str = "Master_Host"
+    received_column: str = "Gtid_IO_Pos"  # GTIDs the receiver wrote to the relay log
+    # The primary's binlog file and offset the applier has reached.
+    applied_file_column: str = "Relay_Master_Log_File"
+    applied_offset_column: str = "Exec_Master_Log_Pos"
+    receiver_running_column: str = "Slave_IO_Running"
+    applier_running_column: str = "Slave_SQL_Running"
+    applier_error_column: str = "Last_SQL_Error"
+    # ``(position, timeout_seconds)``: returns 0 once the position is applied.
+    wait_applied: str = "MASTER_GTID_WAIT"
+    dump_thread_commands: tuple[str, ...] = ("Binlog Dump",)
+    # Every variable that must be OFF for the node to accept writes (MySQL adds super_read_only).
+    read_only_variables: tuple[str, ...] = ("read_only",)
+    semi_sync: SemiSync = MARIADB_SEMI_SYNC
+    # Options that make semi-sync available at all (MySQL loads plugins; MariaDB has it built in).
+    semi_sync_options: dict[str, str] = field(default_factory=dict)
+    # What the replication account may do: stream the binlog, and read everything for the
+    # consistent dump a new standby starts from (SELECT, SHOW VIEW, TRIGGER, EVENT; the binlog
+    # position comes from the snapshot, so no RELOAD / FLUSH TABLES WITH READ LOCK is needed).
+    replicator_privileges: tuple[str, ...] = (
+        "REPLICATION SLAVE",
+        "BINLOG MONITOR",
+        "SELECT",
+        "SHOW VIEW",
+        "TRIGGER",
+        "EVENT",
+    )
     password_plugin: str = "mysql_native_password"
     # ``{hash}`` is replaced by the quoted mysql_native_password hash.
     identified_by_hash: str = "IDENTIFIED VIA mysql_native_password USING {hash}"
@@ -88,9 +157,36 @@ MYSQL = Flavor(
     extra_options={"mysql_native_password": "ON", "log_error_verbosity": "2"},
     tls_reload="ALTER INSTANCE RELOAD TLS",
     change_source="CHANGE REPLICATION SOURCE TO",
+    source_option_prefix="SOURCE",
     gtid_auto_position="SOURCE_AUTO_POSITION=1",
     start_replica="START REPLICA",
     stop_replica="STOP REPLICA",
+    stop_receiver="STOP REPLICA IO_THREAD",
+    start_receiver="START REPLICA IO_THREAD",
+    reset_replica="RESET REPLICA ALL",
+    replica_status="SHOW REPLICA STATUS",
+    replica_hosts="SHOW REPLICAS",
+    source_host_column="Source_Host",
+    received_column="Retrieved_Gtid_Set",
+    applied_file_column="Relay_Source_Log_File",
+    applied_offset_column="Exec_Source_Log_Pos",
+    receiver_running_column="Replica_IO_Running",
+    applier_running_column="Replica_SQL_Running",
+    applier_error_column="Last_SQL_Error",
+    wait_applied="WAIT_FOR_EXECUTED_GTID_SET",
+    dump_thread_commands=("Binlog Dump GTID", "Binlog Dump"),
+    read_only_variables=("super_read_only", "read_only"),
+    semi_sync=MYSQL_SEMI_SYNC,
+    semi_sync_options={"plugin_load_add": "semisync_source.so;semisync_replica.so"},
+    replicator_privileges=(
+        "REPLICATION SLAVE",
+        "REPLICATION CLIENT",
+        "SELECT",
+        "SHOW VIEW",
+        "TRIGGER",
+        "EVENT",
+        "RELOAD",
+    ),
     identified_by_hash="IDENTIFIED WITH mysql_native_password AS {hash}",
 )
 

@@ -59,19 +59,26 @@ def _pg(host: str, port: int, user: str, password: str, timeout: float) -> Any:
 
 
 def _mysql(host: str, port: int, user: str, password: str, timeout: float) -> Any:
-    return pymysql.connect(
+    """``timeout`` bounds the whole connection setup, as libpq's connect_timeout does for the
+    PostgreSQL client: PyMySQL's connect_timeout covers the TCP connect only, and the server's
+    greeting is read with read_timeout. Through the load balancer, a connection opened just before
+    a failover is accepted, then waits for a greeting from the dead backend."""
+    conn = pymysql.connect(
         host=host,
         port=port,
         user=user,
         password=password,
         database="rdb",
         connect_timeout=max(1, int(timeout)),
-        read_timeout=30,
+        read_timeout=max(1, int(timeout)),
         write_timeout=30,
     )
+    conn._read_timeout = 30  # statements (a commit waiting for the standby) may take longer
+    return conn
 
 
+MARIADB = EngineClient("MariaDB-10.11", _mysql, "CREATE TABLE probe (id BIGINT PRIMARY KEY)")
 CLIENTS = {
     "postgresql": EngineClient("PostgreSQL-15", _pg, "CREATE TABLE probe (id bigint PRIMARY KEY)"),
+    "mariadb": MARIADB,
 }
-MARIADB = EngineClient("MariaDB-10.11", _mysql, "CREATE TABLE probe (id BIGINT PRIMARY KEY)")
