@@ -106,7 +106,10 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
     fenced = time.monotonic()
     bp.agent.promote(connection(bp, new))  # 2. every acknowledged commit is already applied here
     promoted = time.monotonic()
-    with sessions() as session:  # 3. record the new topology: the old main must be rebuilt
+    # 3. route to it: as a standby it waited for nobody, so it serves before its config changes
+    loadbalancer.point_to(instance_id, lb_servers(bp), new, bp.runtime.port)
+    routed = time.monotonic()
+    with sessions() as session:  # 4. record the new topology: the old main must be rebuilt
         instance = load_instance(session, instance_id)
         assert instance is not None
         instance.sync_mode = "degraded"
@@ -117,8 +120,6 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
         session.commit()
         bp = load_blueprint(instance)
     nodes.write_config(bp, new)  # a primary without sync standbys until the rebuild is done
-    loadbalancer.point_to(instance_id, lb_servers(bp), new, bp.runtime.port)  # 4. route to it
-    routed = time.monotonic()
     for replica in bp.replicas():  # 5. read replicas follow the new main node
         try:
             bp.agent.prepare_follower(connection(bp, new), bp.roles[replica])
