@@ -11,8 +11,9 @@ from controlplane.api.schemas.common import EncryptionAtRest, InstanceSetting, r
 from controlplane.api.schemas.engines import upgradable_version_from_catalog
 from controlplane.api.schemas.enums import MaintenanceStatus
 from controlplane.api.schemas.metrics import InstanceMetrics, TimeSeries
+from controlplane.api.schemas.operations import OperationRecord
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
-from controlplane.db.models import Endpoint, Instance, ReadReplica
+from controlplane.db.models import Endpoint, Instance, Operation, ReadReplica
 from controlplane.domain import maintenance
 
 
@@ -122,4 +123,24 @@ def read_replica(row: ReadReplica) -> rr.ReadReplica:
         region=row.region,
         same_zone=row.same_zone,
         instance_id=row.instance_id,
+    )
+
+
+PUBLIC_OPERATION_DETAILS = ("from", "to", "reason", "result", "direct_access", "new_instance_id")
+
+
+def operation(row: Operation) -> OperationRecord:
+    """Only the details meant for users: never the encrypted verifier an operation may carry."""
+    details = {k: v for k, v in row.params.items() if k in PUBLIC_OPERATION_DETAILS}
+    return OperationRecord(
+        id=row.id,
+        kind=row.kind,
+        resource_type=row.resource_type,
+        resource_id=row.resource_id,
+        status=row.status,
+        error=row.error,
+        details=details,
+        attempts=row.attempts,
+        created_at=row.created_at,
+        finished_at=row.finished_at,
     )

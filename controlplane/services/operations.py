@@ -164,6 +164,17 @@ def due_for_publication(session: Session, republish_after: float) -> list[str]:
     return list(rows)
 
 
+def of_resources(session: Session, resource_ids: list[str]) -> list[Operation]:
+    """Newest first."""
+    return list(
+        session.scalars(
+            select(Operation)
+            .where(Operation.resource_id.in_(resource_ids))
+            .order_by(Operation.created_at.desc())
+        )
+    )
+
+
 def latest_for(session: Session, resource_id: str) -> Operation | None:
     return session.scalar(
         select(Operation)

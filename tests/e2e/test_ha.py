@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from contextlib import closing
 
 import docker
+import httpx
 import pytest
 from scaleway import WaitForOptions
 from scaleway.rdb.v1 import InstanceStatus, RdbV1API
 
 from tests.e2e.clients import CLIENTS, EngineClient
 from tests.support.ha import node_container, primary_container, wait_ha_again
+from tests.support.tenants import Tenant
 from tests.support.writeloop import WriteLoop
 
 WAIT = WaitForOptions(timeout=300, min_delay=1, max_delay=2)
@@ -133,3 +135,20 @@ def test_failover_loses_no_acknowledged_commit(
         assert not missing, f"acknowledged commits lost: {sorted(missing)[:20]}"
         assert primary_container(instance_id) != main
         client.truncate_probe(endpoint.ip, endpoint.port, "ha_admin", PASSWORD)
+
+
+def test_failovers_are_visible_to_the_user(
+    api_url: str, tenant: Tenant, ha_instance: tuple[str, EngineClient]
+) -> None:
+    instance_id, _ = ha_instance
+    url = f"{api_url}/rdb/v1/regions/fr-par/instances/{instance_id}/operations"
+    response = httpx.get(url, headers=tenant.headers).raise_for_status()
+    assert "admin_verifier" not in response.text  # details meant for users only
+    records = response.json()["operations"]
+    failovers = [r for r in records if r["kind"] == "failover"]
+    assert len(failovers) >= 4 and all(r["status"] == "succeeded" for r in failovers)
+    assert {r["details"]["from"] for r in failovers} == {"n1", "n2"}
+    assert all("promoting the standby" in r["details"]["reason"] for r in failovers)
+    assert any(r["kind"] == "degrade" for r in records)  # the standby kill
+    instance = httpx.get(url.removesuffix("/operations"), headers=tenant.headers).json()
+    assert instance["is_ha_cluster"] and instance["high_availability_mode"] == "single_zone"

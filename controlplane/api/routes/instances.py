@@ -16,8 +16,10 @@ from controlplane.api.schemas.instances import (
     ListInstancesResponse,
     UpdateInstanceRequest,
 )
+from controlplane.api.schemas.operations import ListOperationsResponse
 from controlplane.db.session import session_factory
 from controlplane.services import instances as service
+from controlplane.services import operations
 from controlplane.services.operations import publish_after_commit
 
 router = APIRouter(prefix="/rdb/v1/regions/{region}")
@@ -85,6 +87,18 @@ async def update_instance(
     body = await parse(request, UpdateInstanceRequest)
     instance = service.update(session, principal, region, instance_id, body)
     return to_wire(convert.instance(instance))
+
+
+@router.get("/instances/{instance_id}/operations")
+def list_instance_operations(
+    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+) -> dict[str, Any]:
+    """Extension (not in RDB v1): what the control plane did to the instance and its replicas,
+    newest first: provisioning, failovers, degradations, heals, certificate renewals."""
+    instance = service.get(session, principal, region, instance_id)
+    ids = [instance.id, *(r.id for r in instance.read_replicas)]
+    records = [convert.operation(op) for op in operations.of_resources(session, ids)]
+    return to_wire(ListOperationsResponse(operations=records, total_count=len(records)))
 
 
 @router.get("/instances/{instance_id}/metrics")
