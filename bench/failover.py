@@ -11,35 +11,24 @@ be 0), and wait until the instance is synchronous HA again before the next run.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from contextlib import closing
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-STATE = Path(tempfile.mkdtemp(prefix="dbaas-bench-"))
-os.environ.update(
-    {
-        "DBAAS_STATE_DIR": str(STATE),
-        "DATABASE_URL": f"sqlite:///{STATE / 'dbaas.sqlite3'}",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "DBAAS_RESOURCE_PREFIX": "dbaasb",
-        "DBAAS_QUEUE_NAME": f"dbaas-bench-{STATE.name}",
-    }
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from bench.harness import control_plane, isolate
+
+isolate()
 
 import docker  # noqa: E402
 import httpx  # noqa: E402
 
-from controlplane.cli import migrate  # noqa: E402
 from tests.e2e.clients import CLIENTS, EngineClient  # noqa: E402
-from tests.support import processes, tenants  # noqa: E402
+from tests.support import tenants  # noqa: E402
 from tests.support.ha import primary_container, wait_ha_again  # noqa: E402
 from tests.support.writeloop import WriteLoop  # noqa: E402
 
@@ -101,15 +90,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--family", action="append", choices=sorted(CLIENTS))
     args = parser.parse_args()
-    subprocess.run(["redis-cli", "-n", "14", "flushdb"], check=False, capture_output=True)
-    migrate(None)  # type: ignore[arg-type]
-    tenant = tenants.new_tenant("bench")
     rows = []
-    with (
-        processes.api_server() as api_url,
-        processes.celery_worker(),
-        processes.ha_monitor(),
-    ):
+    with control_plane() as (api_url, tenant):
         for family in args.family or sorted(CLIENTS):
             client = CLIENTS[family]
             print(f"{client.engine}:", flush=True)

@@ -10,29 +10,19 @@ The baseline, measured in the same run, is what a person would do by hand with t
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-STATE = Path(tempfile.mkdtemp(prefix="dbaas-bench-"))
-os.environ.update(
-    {
-        "DBAAS_STATE_DIR": str(STATE),
-        "DATABASE_URL": f"sqlite:///{STATE / 'dbaas.sqlite3'}",
-        "REDIS_URL": "redis://127.0.0.1:6379/14",
-        "DBAAS_RESOURCE_PREFIX": "dbaasb",
-    }
-)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+from bench.harness import control_plane, isolate
+
+isolate()
 
 from bench.baselines import BASELINES, first_query  # noqa: E402
-from controlplane.cli import migrate  # noqa: E402
-from tests.support import processes, tenants  # noqa: E402
+from tests.support import tenants  # noqa: E402
 
 PASSWORD = "Bench-Passw0rd!"
 
@@ -76,11 +66,8 @@ def main() -> None:
     parser.add_argument("--engine", action="append", help="engine version name (repeatable)")
     args = parser.parse_args()
     engines = args.engine or list(BASELINES)
-    subprocess.run(["redis-cli", "-n", "14", "flushdb"], check=False, capture_output=True)
-    migrate(None)  # type: ignore[arg-type]
-    tenant = tenants.new_tenant("bench")
     rows = []
-    with processes.api_server() as api_url, processes.celery_worker():
+    with control_plane() as (api_url, tenant):
         for engine in engines:
             service = [measure_service(api_url, tenant, engine) for _ in range(args.runs)]
             raw = [BASELINES[engine]() for _ in range(args.runs)]

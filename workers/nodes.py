@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
-from agents.base import FileSpec, Role
+from agents.base import FileSpec, Role, StandbyState
 from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.settings import get_settings
 from workers import docker_driver, naming, topology, volumes
@@ -112,23 +113,23 @@ def write_config(bp: Blueprint, node: str) -> None:
     bp.agent.reload(connection(bp, node), bp.server_settings, bp.roles[node])
 
 
-def wait_streaming(bp: Blueprint, node: str, timeout: float = 60) -> None:
+def _wait_for(
+    bp: Blueprint, node: str, holds: Callable[[StandbyState], bool], timeout: float, what: str
+) -> None:
+    """Until the primary reports ``node`` in a state where ``holds`` is true."""
     deadline = time.monotonic() + timeout
     while True:
         state = bp.agent.replication_state(connection(bp, bp.primary)).get(node)
-        if state is not None and state.streaming:
+        if state is not None and holds(state):
             return
         if time.monotonic() > deadline:
-            raise TemporaryError(f"{node} is not streaming from {bp.primary}")
-        time.sleep(0.2)
+            raise TemporaryError(f"{node} {what}")
+        time.sleep(0.1)
+
+
+def wait_streaming(bp: Blueprint, node: str, timeout: float = 60) -> None:
+    _wait_for(bp, node, lambda s: s.streaming, timeout, f"is not streaming from {bp.primary}")
 
 
 def wait_synchronous(bp: Blueprint, node: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        state = bp.agent.replication_state(connection(bp, bp.primary)).get(node)
-        if state is not None and state.synchronous:
-            return
-        if time.monotonic() > deadline:
-            raise TemporaryError(f"{node} did not become synchronous")
-        time.sleep(0.1)
+    _wait_for(bp, node, lambda s: s.synchronous, timeout, "did not become synchronous")

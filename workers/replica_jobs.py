@@ -3,6 +3,7 @@ parent instance's lock (see runner._lock_key) and reuse the instance converge.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import replace
 
@@ -79,32 +80,37 @@ def provision(ctx: OperationContext) -> None:
 
 def reset(ctx: OperationContext) -> None:
     """Rebuild the replica from a fresh copy of the primary."""
-    instance_id = str(ctx.params["instance_id"])
-    with ctx.sessions() as session:
-        replica = _replica(session, ctx.resource_id)
-        instance = load_instance(session, instance_id)
-        if replica is None or instance is None:
-            return
+
+    def mark(session: Session, instance: Instance, replica: ReadReplica) -> None:
         for node in instance.nodes:
             if node.name == replica.node_name:
                 node.needs_rebuild = True
-        session.commit()
-    converge_instance(ctx.sessions, instance_id, {})
-    _finish(ctx.sessions, ctx.resource_id)
+
+    _change_and_converge(ctx, mark)
 
 
 def add_endpoint(ctx: OperationContext) -> None:
     """A new published port means a new container (on the same data)."""
+
+    def publish(session: Session, instance: Instance, replica: ReadReplica) -> None:
+        _ensure_direct_access(session, instance, replica)
+        docker_driver.stop_and_remove(naming.node_container(instance.id, replica.node_name))
+
+    _change_and_converge(ctx, publish)
+
+
+def _change_and_converge(
+    ctx: OperationContext, change: Callable[[Session, Instance, ReadReplica], None]
+) -> None:
+    """Apply ``change`` to the rows, converge the instance, and the replica is ready."""
     instance_id = str(ctx.params["instance_id"])
     with ctx.sessions() as session:
         replica = _replica(session, ctx.resource_id)
         instance = load_instance(session, instance_id)
         if replica is None or instance is None:
             return
-        _ensure_direct_access(session, instance, replica)
+        change(session, instance, replica)
         session.commit()
-        container = naming.node_container(instance_id, replica.node_name)
-    docker_driver.stop_and_remove(container)
     converge_instance(ctx.sessions, instance_id, {})
     _finish(ctx.sessions, ctx.resource_id)
 
