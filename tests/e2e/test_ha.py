@@ -17,10 +17,11 @@ import docker
 import httpx
 import pytest
 from scaleway import WaitForOptions
-from scaleway.rdb.v1 import InstanceStatus, RdbV1API
+from scaleway.rdb.v1 import RdbV1API
 
 from tests.e2e.clients import CLIENTS, EngineClient
 from tests.support.ha import node_container, primary_container, wait_ha_again
+from tests.support.instances import ready_instance
 from tests.support.tenants import Tenant
 from tests.support.writeloop import WriteLoop
 
@@ -31,25 +32,19 @@ pytestmark = pytest.mark.docker
 
 @pytest.fixture(scope="module", params=sorted(CLIENTS))
 def ha_instance(
-    request: pytest.FixtureRequest, rdb: RdbV1API
+    request: pytest.FixtureRequest, rdb: RdbV1API, docker_client: docker.DockerClient
 ) -> Iterator[tuple[str, EngineClient]]:
-    engine = CLIENTS[request.param].engine
-    created = rdb.create_instance(
-        engine=engine,
-        user_name="ha_admin",
+    client = CLIENTS[request.param]
+    with ready_instance(
+        rdb,
+        docker_client,
+        engine=client.engine,
+        user="ha_admin",
         password=PASSWORD,
-        node_type="db-dev-s",
-        is_ha_cluster=True,
-        disable_backup=True,
-        volume_size=0,
-        backup_same_region=False,
         name=f"ha-{request.param}",
-    )
-    ready = rdb.wait_for_instance(instance_id=created.id, options=WAIT)
-    assert ready.status == InstanceStatus.READY and ready.is_ha_cluster
-    yield created.id, CLIENTS[request.param]
-    rdb.wait_for_instance(instance_id=created.id, options=WAIT)  # a rebuild may still run
-    rdb.delete_instance(instance_id=created.id)
+        ha=True,
+    ) as instance_id:
+        yield instance_id, client
 
 
 def test_standby_is_not_reachable_from_the_host(

@@ -11,7 +11,7 @@ from typing import Any
 import docker
 import httpx
 import pytest
-from scaleway import ScalewayException, WaitForOptions
+from scaleway import ScalewayException
 from scaleway.rdb.v1 import (
     InstanceStatus,
     RdbV1API,
@@ -23,13 +23,8 @@ from scaleway.rdb.v1 import (
 from tests.e2e.clients import CLIENTS, EngineClient
 from tests.e2e.conftest import instance_resources
 from tests.support.ha import primary_container, wait_ha_again
+from tests.support.instances import ready_instance, wait
 from tests.support.tenants import Tenant
-
-
-def wait() -> WaitForOptions:  # type: ignore[type-arg]
-    """Fresh options per call: the SDK's waiters store their stop condition in them."""
-    return WaitForOptions(timeout=300, min_delay=1, max_delay=2)
-
 
 USER, PASSWORD = "rr_admin", "Repl1ca-Pass!"
 pytestmark = pytest.mark.docker
@@ -69,28 +64,16 @@ def ha_with_replica(
     request: pytest.FixtureRequest, rdb: RdbV1API, docker_client: docker.DockerClient
 ) -> Iterator[tuple[str, EngineClient]]:
     client = CLIENTS[request.param]
-    created = rdb.create_instance(
+    with ready_instance(
+        rdb,
+        docker_client,
         engine=client.engine,
-        user_name=USER,
+        user=USER,
         password=PASSWORD,
-        node_type="db-dev-s",
-        is_ha_cluster=True,
-        disable_backup=True,
-        volume_size=0,
-        backup_same_region=False,
         name=f"rr-{request.param}",
-    )
-    rdb.wait_for_instance(instance_id=created.id, options=wait())
-    yield created.id, client
-    rdb.wait_for_instance(instance_id=created.id, options=wait())
-    rdb.delete_instance(instance_id=created.id)
-    with pytest.raises(ScalewayException):
-        rdb.wait_for_instance(instance_id=created.id, options=wait())
-    assert instance_resources(docker_client, created.id) == {
-        "containers": [],
-        "networks": [],
-        "volumes": [],
-    }
+        ha=True,
+    ) as instance_id:
+        yield instance_id, client
 
 
 def _lag_is_reported(api_url: str, tenant: Tenant, instance_id: str, replica_id: str) -> None:
