@@ -128,6 +128,13 @@ class MysqlAgent(EngineAgent):
             ),
         }
 
+    def tls_files(self, major_version: str, cert_pem: str, key_pem: str) -> dict[str, FileSpec]:
+        own = {"uid": conf.UID, "gid": conf.GID}
+        return {
+            conf.TLS_CERT: FileSpec(cert_pem.encode(), 0o644, **own),
+            conf.TLS_KEY: FileSpec(key_pem.encode(), 0o600, **own),
+        }
+
     def password_verifier(self, user: str, password: str) -> str:
         return passwords.mysql_native(password)
 
@@ -175,18 +182,20 @@ class MysqlAgent(EngineAgent):
         self, conn: Connection, settings: Sequence[ServerSetting] = (), role: Role | None = None
     ) -> None:
         """The server never re-reads its option files: hot settings and the replication role
-        (semi-sync, read_only, the primary followed) are applied at runtime."""
+        (semi-sync, read_only, the primary followed) are applied at runtime, then the TLS pair is
+        re-read from its files (new connections get it; open ones, replication included, keep
+        theirs)."""
         try:
             statements = [sql.set_global(s.name, s.value) for s in settings if s.hot]
         except ValueError as exc:
             raise PermanentError(f"cannot apply settings: {exc}") from exc
-        if not statements and role is None:
-            return
         with connect(conn) as cursor:
+            flavor = _server_flavor(cursor)
             if role is not None:  # first: switching semi-sync off releases waiting commits
-                replication_ops.apply_role(cursor, _server_flavor(cursor), role)
+                replication_ops.apply_role(cursor, flavor, role)
             for statement in statements:
                 cursor.execute(statement)
+            cursor.execute(flavor.tls_reload)
 
     def is_healthy(self, conn: Connection) -> bool:
         try:

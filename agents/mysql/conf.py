@@ -7,6 +7,8 @@ Volume layout (the node volume is mounted at ``BASE``)::
     conf/00-dbaas.cnf   what the control plane owns (rewritten by config_files)
     conf/05-init.cnf    init settings and server_id, written ONCE with the data directory
     conf/10-settings.cnf  the user settings (rewritten by config_files)
+    tls/server.crt      the instance's self-signed certificate, also its own trust anchor
+    tls/server.key      its key (0600)
     data/               the datadir and binlogs: nothing else may live there, because every
                         sub-directory of a datadir is a database
     log/                error, slow and general logs
@@ -34,6 +36,9 @@ MAIN_FILE = "my.cnf"
 BASE_FILE = "conf/00-dbaas.cnf"
 INIT_FILE = "conf/05-init.cnf"
 SETTINGS_FILE = "conf/10-settings.cnf"
+TLS_CERT = "tls/server.crt"  # relative to BASE: outside the datadir
+TLS_KEY = "tls/server.key"
+TLS_VERSIONS = "TLSv1.2,TLSv1.3"
 SOCKET = "/run/mysqld/mysqld.sock"
 PORT = 3306
 
@@ -84,6 +89,19 @@ def base_options(flavor: Flavor, memory_bytes: int) -> dict[str, str]:
         "log_error": f"{LOG_DIR}/error.log",
         "slow_query_log_file": f"{LOG_DIR}/slow.log",
         "general_log_file": f"{LOG_DIR}/general.log",
+        **tls_options(),
+    }
+
+
+def tls_options() -> dict[str, str]:
+    """The server's certificate and key (``ssl_*`` are read-only in MariaDB: the files are
+    replaced in place, then ``Flavor.tls_reload``). The certificate is self-signed, so it is
+    also the CA: replicas verify their primary against their own copy of it."""
+    return {
+        "ssl_cert": f"{BASE}/{TLS_CERT}",
+        "ssl_key": f"{BASE}/{TLS_KEY}",
+        "ssl_ca": f"{BASE}/{TLS_CERT}",
+        "tls_version": TLS_VERSIONS,
     }
 
 

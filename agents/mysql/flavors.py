@@ -64,7 +64,9 @@ class Flavor:
     replica_updates: str  # name of log_slave_updates / log_replica_updates
     gtid_options: dict[str, str]  # server options that make GTID replication possible
     extra_options: dict[str, str] = field(default_factory=dict)
-    tls_reload: str = "FLUSH SSL"
+    # Re-read the certificate and key files. A plain FLUSH is binlogged: on a replica it would be
+    # an errant GTID, on the primary a statement waiting for the standby's acknowledgement.
+    tls_reload: str = "FLUSH NO_WRITE_TO_BINLOG SSL"
     change_source: str = "CHANGE MASTER TO"
     source_option_prefix: str = "MASTER"  # MASTER_HOST, MASTER_USER, ... / SOURCE_HOST, ...
     gtid_auto_position: str = "MASTER_USE_GTID=slave_pos"
@@ -76,6 +78,12 @@ class Flavor:
     replica_status: str = "SHOW SLAVE STATUS"  # no row when the node follows nobody
     replica_hosts: str = "SHOW SLAVE HOSTS"  # registered replicas: Server_id, Host (report_host)
     source_host_column: str = "Master_Host"
+    # The replication connection's TLS: enabled, CA file, host name verified.
+    source_tls_columns: tuple[str, str, str] = (
+        "Master_SSL_Allowed",
+        "Master_SSL_CA_File",
+        "Master_SSL_Verify_Server_Cert",
+    )
     received_column: str = "Gtid_IO_Pos"  # GTIDs the receiver wrote to the relay log
     # The primary's binlog file and offset the applier has reached.
     applied_file_column: str = "Relay_Master_Log_File"
@@ -155,7 +163,7 @@ MYSQL = Flavor(
     gtid_options={"gtid_mode": "ON", "enforce_gtid_consistency": "ON"},
     # 8.4 disables mysql_native_password by default; our verifier is that hash.
     extra_options={"mysql_native_password": "ON", "log_error_verbosity": "2"},
-    tls_reload="ALTER INSTANCE RELOAD TLS",
+    tls_reload="ALTER INSTANCE RELOAD TLS",  # never binlogged; keeps the old pair on failure
     change_source="CHANGE REPLICATION SOURCE TO",
     source_option_prefix="SOURCE",
     gtid_auto_position="SOURCE_AUTO_POSITION=1",
@@ -167,6 +175,11 @@ MYSQL = Flavor(
     replica_status="SHOW REPLICA STATUS",
     replica_hosts="SHOW REPLICAS",
     source_host_column="Source_Host",
+    source_tls_columns=(
+        "Source_SSL_Allowed",
+        "Source_SSL_CA_File",
+        "Source_SSL_Verify_Server_Cert",
+    ),
     received_column="Retrieved_Gtid_Set",
     applied_file_column="Relay_Source_Log_File",
     applied_offset_column="Exec_Source_Log_Pos",

@@ -20,6 +20,15 @@ Verified on MariaDB 10.11 and 11.8; the MySQL 8 names come from ``flavors`` (doc
   a follower streams when it answers that it receives, and is synchronous only when it is the one
   and only semi-sync client and has received everything the primary had binlogged
   (``standby_states``). Stale dump connections are killed before a copy follows the primary.
+* Followers connect to their primary over TLS (``source_tls_options``) and verify its certificate
+  against their own copy of the instance's self-signed certificate (the chain, not the host name:
+  the certificate names the addresses users connect to, not ``n1``). A renewal replaces the files
+  on every node and re-reads them (``Flavor.tls_reload``); running replication connections keep
+  their session, and the receiver re-reads the CA file on every connection attempt, so a
+  reconnect made while only some nodes have the new pair fails and succeeds on a retry a second
+  later, once they all have it. The clone's dump connection is encrypted too, not verified (the
+  one-shot container has no copy of the certificate; MariaDB 11.4+ clients verify the server
+  through the password anyway).
 * A new standby starts from a consistent ``mariadb-dump`` of the primary (``clone_script``), not
   from mariadb-backup: mariadb-backup copies files from the primary's datadir, which the one-shot
   clone container (on the instance network, with only its own volume) cannot see. A logical dump
@@ -34,7 +43,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from agents.base import Role, StandbyState
-from agents.mysql.conf import BASE, DATA_DIR, INIT_FILE, PORT, option_value
+from agents.mysql.conf import BASE, DATA_DIR, INIT_FILE, PORT, TLS_CERT, option_value
 from agents.mysql.flavors import Flavor
 from agents.mysql.sql import account, quote_string
 
@@ -47,6 +56,7 @@ HEARTBEAT_SECONDS = 1  # the primary notices a vanished replica within seconds, 
 CONNECT_RETRY_SECONDS = 1
 STATIC_OPTIONS = frozenset({"report_host"})  # read at startup only
 HELP_TABLES = ("help_category", "help_keyword", "help_relation", "help_topic")
+SOURCE_CA = f"{BASE}/{TLS_CERT}"  # the follower's own copy of the instance certificate
 
 
 def role_options(flavor: Flavor, role: Role) -> dict[str, str]:
@@ -104,6 +114,24 @@ def _source_options(flavor: Flavor, options: Mapping[str, str]) -> str:
     return ", ".join(f"{prefix}_{name}={value}" for name, value in options.items())
 
 
+def source_tls_options() -> dict[str, str]:
+    """TLS to the primary, its certificate verified against the follower's copy of it. The
+    host name is not checked: the certificate does not name the nodes (``n1``), and only the
+    holder of this instance's key can present it."""
+    return {"SSL": "1", "SSL_CA": quote_string(SOURCE_CA), "SSL_VERIFY_SERVER_CERT": "0"}
+
+
+def source_tls_status(flavor: Flavor) -> dict[str, str]:
+    """What the replica status shows once ``source_tls_options`` are in place."""
+    allowed, ca, verify = flavor.source_tls_columns
+    return {allowed: "Yes", ca: SOURCE_CA, verify: "No"}
+
+
+def source_tls(flavor: Flavor) -> str:
+    """Switch an existing follower to ``source_tls_options`` (a follower copied before them)."""
+    return f"{flavor.change_source} {_source_options(flavor, source_tls_options())}"
+
+
 def follow(flavor: Flavor, host: str, password: str) -> str:
     """Follow ``host`` by GTID, from scratch (the clone; the password is a secret)."""
     options = {
@@ -113,6 +141,7 @@ def follow(flavor: Flavor, host: str, password: str) -> str:
         "PASSWORD": quote_string(password),
         "CONNECT_RETRY": str(CONNECT_RETRY_SECONDS),
         "HEARTBEAT_PERIOD": str(HEARTBEAT_SECONDS),
+        **source_tls_options(),
     }
     return f"{flavor.change_source} {_source_options(flavor, options)}, {flavor.gtid_auto_position}"
 
@@ -281,6 +310,7 @@ def client_cnf(host: str, password: str) -> str:
         f"port = {PORT}\n"
         f"user = {option_value(REPLICATOR)}\n"
         f"password = {option_value(password)}\n"
+        "ssl\n"  # encrypted; 11.4+ clients also verify the server by default
     )
 
 

@@ -88,9 +88,15 @@ def apply_role(cursor: Cursor, flavor: Flavor, role: Role) -> None:
         cursor.execute(sql.set_global(name, value))
     if status is None or role.primary_host is None:
         return
-    if status.get(flavor.source_host_column) != role.primary_host:
+    moved = status.get(flavor.source_host_column) != role.primary_host
+    tls = replication.source_tls_status(flavor)
+    tls_differs = any(status.get(column) != value for column, value in tls.items())
+    if moved or tls_differs:
         cursor.execute(flavor.stop_replica)
-        cursor.execute(replication.repoint(flavor, role.primary_host))
+        if moved:
+            cursor.execute(replication.repoint(flavor, role.primary_host))
+        if tls_differs:  # copied before replication used TLS
+            cursor.execute(replication.source_tls(flavor))
         cursor.execute(flavor.start_replica)
     elif was != str(_scalar(cursor, f"SELECT @@GLOBAL.{semi_sync_replica}")):
         # The receiver negotiates semi-sync when it connects: reconnect it.

@@ -7,10 +7,12 @@ import base64
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pymysql
 import pytest
 from scaleway import WaitForOptions
 from scaleway.rdb.v1 import RdbV1API
@@ -21,11 +23,41 @@ from controlplane.db.session import session_factory, session_scope
 from tests.support.ha import wait_ha_again
 
 USER, PASSWORD = "tls_admin", "Tls-Passw0rd!"
+VERIFY_FAILED = "(?i)certificate verify failed"
 pytestmark = pytest.mark.docker
 
 
 def wait() -> WaitForOptions:  # type: ignore[type-arg]
     return WaitForOptions(timeout=300, min_delay=1, max_delay=2)
+
+
+def run(conn: Any, statement: str) -> None:
+    with closing(conn.cursor()) as cursor:
+        cursor.execute(statement)
+
+
+def one(conn: Any, statement: str) -> Any:
+    with closing(conn.cursor()) as cursor:
+        cursor.execute(statement)
+        return cursor.fetchone()
+
+
+def rows(conn: Any, statement: str) -> list[Any]:
+    with closing(conn.cursor()) as cursor:
+        cursor.execute(statement)
+        return list(cursor.fetchall())
+
+
+@dataclass(frozen=True)
+class Family:
+    """What differs per engine: the verifying client, and SQL the admin user may run."""
+
+    engine: str
+    connect: Callable[[str, int, Path], Any]  # verifies the chain and the host name
+    refused: type[Exception]  # what a failed verification raises
+    encrypted: Callable[[Any], bool]  # is this session TLS?
+    # On the main node: (the HA standby is synchronous, the read replica streams asynchronously)
+    replication: Callable[[Any], tuple[bool, bool, object]]
 
 
 def pg_verified(host: str, port: int, ca_file: Path) -> Any:
@@ -41,8 +73,65 @@ def pg_verified(host: str, port: int, ca_file: Path) -> Any:
     )
 
 
-FAMILIES: dict[str, tuple[str, Callable[[str, int, Path], Any], type[Exception]]] = {
-    "postgresql": ("PostgreSQL-15", pg_verified, psycopg.OperationalError),
+def pg_encrypted(conn: Any) -> bool:
+    return one(conn, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == (True,)
+
+
+def pg_replication(conn: Any) -> tuple[bool, bool, object]:
+    states = dict(rows(conn, "SELECT application_name, sync_state FROM pg_stat_replication"))
+    return states.get("n2", states.get("n1")) == "sync", states.get("r1") == "async", states
+
+
+def mariadb_verified(host: str, port: int, ca_file: Path) -> Any:
+    # ssl_ca, not ssl={"ca": ...}: PyMySQL 1.2 drops that dict when ssl_verify_* are given
+    # and verifies against the system CAs instead.
+    return pymysql.connect(
+        host=host,
+        port=port,
+        user=USER,
+        password=PASSWORD,
+        database="rdb",
+        connect_timeout=5,
+        ssl_ca=str(ca_file),
+        ssl_verify_cert=True,
+        ssl_verify_identity=True,
+    )
+
+
+def mariadb_encrypted(conn: Any) -> bool:
+    version = one(conn, "SHOW SESSION STATUS LIKE 'Ssl_version'")
+    return version is not None and version[1] in ("TLSv1.2", "TLSv1.3")
+
+
+def mariadb_replication(conn: Any) -> tuple[bool, bool, object]:
+    """The admin has PROCESS (every binlog dump connection) and reads status variables: commits
+    wait for one semi-sync client, the standby (replicas never acknowledge), and two followers
+    stream, the standby and the read replica."""
+    status = dict(rows(conn, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'"))
+    dumps = one(
+        conn, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'"
+    )
+    sync = status.get("Rpl_semi_sync_master_status") == "ON"
+    sync = sync and status.get("Rpl_semi_sync_master_clients") == "1"
+    return sync, dumps == (2,), (status, dumps)
+
+
+def mariadb(engine: str) -> Family:
+    return Family(
+        engine,
+        mariadb_verified,
+        pymysql.err.OperationalError,
+        mariadb_encrypted,
+        mariadb_replication,
+    )
+
+
+FAMILIES: dict[str, Family] = {
+    "postgresql": Family(
+        "PostgreSQL-15", pg_verified, psycopg.OperationalError, pg_encrypted, pg_replication
+    ),
+    "mariadb-10.11": mariadb("MariaDB-10.11"),
+    "mariadb-11.8": mariadb("MariaDB-11.8"),
 }
 
 
@@ -56,12 +145,10 @@ def _download(rdb: RdbV1API, instance_id: str, path: Path) -> Path:
 
 
 @pytest.fixture(scope="module", params=sorted(FAMILIES))
-def secured(
-    request: pytest.FixtureRequest, rdb: RdbV1API
-) -> Iterator[tuple[str, str, str, Callable[[str, int, Path], Any], type[Exception]]]:
-    engine, connect, refused = FAMILIES[request.param]
+def secured(request: pytest.FixtureRequest, rdb: RdbV1API) -> Iterator[tuple[str, str, Family]]:
+    family = FAMILIES[request.param]
     created = rdb.create_instance(
-        engine=engine,
+        engine=family.engine,
         user_name=USER,
         password=PASSWORD,
         node_type="db-dev-s",
@@ -74,33 +161,30 @@ def secured(
     rdb.wait_for_instance(instance_id=created.id, options=wait())
     replica = rdb.create_read_replica(instance_id=created.id)
     replica = rdb.wait_for_read_replica(read_replica_id=replica.id, options=wait())
-    yield created.id, replica.id, request.param, connect, refused
+    yield created.id, replica.id, family
     rdb.wait_for_instance(instance_id=created.id, options=wait())
     rdb.delete_instance(instance_id=created.id)
 
 
 def test_verified_connections_and_renewal(
-    rdb: RdbV1API,
-    tmp_path: Path,
-    secured: tuple[str, str, str, Callable[..., Any], type[Exception]],
+    rdb: RdbV1API, tmp_path: Path, secured: tuple[str, str, Family]
 ) -> None:
-    instance_id, replica_id, _, connect, refused = secured
+    instance_id, replica_id, family = secured
+    connect, refused = family.connect, family.refused
     main = rdb.get_instance(instance_id=instance_id).endpoints[0]
     replica_endpoint = rdb.get_read_replica(read_replica_id=replica_id).endpoints[0]
     old_cert = _download(rdb, instance_id, tmp_path / "old.pem")
 
     with closing(connect(main.ip, main.port, old_cert)) as conn:
-        assert conn.execute(
-            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
-        ).fetchone() == (True,)
-        conn.execute("CREATE TABLE tls_probe (id int PRIMARY KEY)")
+        assert family.encrypted(conn)
+        run(conn, "CREATE TABLE tls_probe (id int PRIMARY KEY)")
         conn.commit()
-    with closing(connect(replica_endpoint.ip, replica_endpoint.port, old_cert)):
-        pass  # the replica serves the same certificate
+    with closing(connect(replica_endpoint.ip, replica_endpoint.port, old_cert)) as conn:
+        assert family.encrypted(conn)  # the replica serves the same certificate
 
     stranger = tmp_path / "stranger.pem"
     stranger.write_text(certificates.issue("someone-else", "fr-par", ["127.0.0.1"]).cert_pem)
-    with pytest.raises(refused):
+    with pytest.raises(refused, match=VERIFY_FAILED):
         connect(main.ip, main.port, stranger)
 
     wait_ha_again(instance_id)
@@ -110,32 +194,31 @@ def test_verified_connections_and_renewal(
     new_cert = _download(rdb, instance_id, tmp_path / "new.pem")
     assert new_cert.read_bytes() != old_cert.read_bytes()
 
-    assert session.execute("SELECT 1").fetchone() == (1,)  # the open session survived
+    assert one(session, "SELECT 1") == (1,)  # the open session survived
     session.close()
-    with pytest.raises(refused):
+    with pytest.raises(refused, match=VERIFY_FAILED):
         connect(main.ip, main.port, old_cert)  # the previous certificate no longer verifies
     with closing(connect(main.ip, main.port, new_cert)) as conn:
-        conn.execute("INSERT INTO tls_probe VALUES (1)")  # synchronous: the standby applied it
+        assert family.encrypted(conn)
+        run(conn, "INSERT INTO tls_probe VALUES (1)")  # synchronous: the standby has it
         conn.commit()
-        states = dict(
-            conn.execute("SELECT application_name, sync_state FROM pg_stat_replication").fetchall()
-        )
-        assert states.get("n2", states.get("n1")) == "sync" and states.get("r1") == "async", states
+        standby_sync, replica_streaming, details = family.replication(conn)
+        assert standby_sync and replica_streaming, details
     deadline = time.monotonic() + 30
     while True:
         with closing(connect(replica_endpoint.ip, replica_endpoint.port, new_cert)) as conn:
-            if conn.execute("SELECT count(*) FROM tls_probe").fetchone() == (1,):
+            if one(conn, "SELECT count(*) FROM tls_probe") == (1,):
                 break
         assert time.monotonic() < deadline, (
             "the row written after renewal never reached the replica"
         )
         time.sleep(0.2)
-    with pytest.raises(refused):
+    with pytest.raises(refused, match=VERIFY_FAILED):
         connect(replica_endpoint.ip, replica_endpoint.port, old_cert)
 
 
 def test_certificates_close_to_expiry_are_renewed_and_announced(
-    rdb: RdbV1API, secured: tuple[str, str, str, Callable[..., Any], type[Exception]]
+    rdb: RdbV1API, secured: tuple[str, str, Family]
 ) -> None:
     instance_id = secured[0]
     rdb.wait_for_instance(instance_id=instance_id, options=wait())

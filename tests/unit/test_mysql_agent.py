@@ -9,7 +9,7 @@ import pytest
 
 from agents import passwords
 from agents.base import PRIMARY_ALONE, SUPERUSER, Connection, ServerSetting
-from agents.mysql import conf, flavors, sql
+from agents.mysql import conf, flavors, replication, sql
 from agents.mysql.agent import MysqlAgent, _translate
 from agents.mysql.flavors import MARIADB, MYSQL
 from agents.registry import agent_for
@@ -146,11 +146,11 @@ def test_driver_errors_are_translated(exc: pymysql.Error, kind: type[Exception])
     assert isinstance(_translate(exc), kind)
 
 
-def test_reload_without_hot_settings_needs_no_connection() -> None:
-    MysqlAgent().reload(NOWHERE, [ServerSetting("lower_case_table_names", "1", hot=False)])
+def test_reload_always_reaches_the_server_and_checks_names_first() -> None:
+    # Even without hot settings: the TLS pair may have been replaced.
     with pytest.raises(TemporaryError):
-        MysqlAgent().reload(NOWHERE, [ServerSetting("max_connections", "150", hot=True)])
-    with pytest.raises(PermanentError):
+        MysqlAgent().reload(NOWHERE, [ServerSetting("lower_case_table_names", "1", hot=False)])
+    with pytest.raises(PermanentError):  # refused before connecting
         MysqlAgent().reload(NOWHERE, [ServerSetting("bad name", "1", hot=True)])
 
 
@@ -272,3 +272,68 @@ def test_base_config_defaults_and_mysql_names() -> None:
     assert "[mysqld]" in mysql and 'log_replica_updates = "ON"' in mysql
     assert 'gtid_mode = "ON"' in mysql and 'enforce_gtid_consistency = "ON"' in mysql
     assert "gtid_strict_mode" not in mysql
+
+
+# --- TLS -----------------------------------------------------------------------------------
+
+CERT_PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMIGH\n-----END PRIVATE KEY-----\n"
+
+
+def test_tls_files_live_beside_the_datadir_owned_by_the_server() -> None:
+    files = MysqlAgent().tls_files("10.11", CERT_PEM, KEY_PEM)
+    assert set(files) == {"tls/server.crt", "tls/server.key"}
+    cert, key = files["tls/server.crt"], files["tls/server.key"]
+    assert (cert.data, key.data) == (CERT_PEM.encode(), KEY_PEM.encode())
+    assert (cert.uid, cert.gid, key.uid, key.gid) == (999, 999, 999, 999)
+    assert (cert.mode, key.mode) == (0o644, 0o600)
+    data = conf.DATA_DIR.removeprefix(conf.BASE + "/")
+    assert not any(path.startswith(data + "/") for path in files)  # never a database
+
+
+@pytest.mark.parametrize(("version", "group"), [("10.11", "mariadbd"), ("8.4", "mysqld")])
+def test_config_points_the_server_at_the_tls_files(version: str, group: str) -> None:
+    agent = MysqlAgent()
+    tls = agent.tls_files(version, CERT_PEM, KEY_PEM)
+    base = agent.config_files(version, [], GIB, PRIMARY_ALONE)["conf/00-dbaas.cnf"].data.decode()
+    options = dict(
+        line.split(" = ", 1) for line in base.split(f"[{group}]")[1].splitlines() if " = " in line
+    )
+    cert, key = (f'"{agent.runtime(version).data_mount}/{path}"' for path in sorted(tls))
+    assert options["ssl_cert"] == cert and options["ssl_key"] == key
+    assert options["ssl_ca"] == cert  # self-signed: the certificate is its own trust anchor
+    assert options["tls_version"] == '"TLSv1.2,TLSv1.3"'  # nothing older
+
+
+def test_tls_reload_per_flavor_is_never_binlogged() -> None:
+    # A binlogged FLUSH is an errant GTID on a replica, and waits for the standby on the primary.
+    assert MARIADB.tls_reload == "FLUSH NO_WRITE_TO_BINLOG SSL"
+    assert MYSQL.tls_reload == "ALTER INSTANCE RELOAD TLS"
+
+
+def test_followers_verify_their_primary_against_their_copy_of_the_certificate() -> None:
+    ca = f"{conf.BASE}/{conf.TLS_CERT}"
+    statement = replication.follow(MARIADB, "n1", "pw")
+    assert f"MASTER_SSL=1, MASTER_SSL_CA='{ca}', MASTER_SSL_VERIFY_SERVER_CERT=0" in statement
+    assert statement.endswith(", MASTER_USE_GTID=slave_pos")
+    assert replication.source_tls(MARIADB) == (
+        f"CHANGE MASTER TO MASTER_SSL=1, MASTER_SSL_CA='{ca}', MASTER_SSL_VERIFY_SERVER_CERT=0"
+    )
+    assert replication.source_tls(MYSQL) == (
+        "CHANGE REPLICATION SOURCE TO "
+        f"SOURCE_SSL=1, SOURCE_SSL_CA='{ca}', SOURCE_SSL_VERIFY_SERVER_CERT=0"
+    )
+    assert replication.source_tls_status(MARIADB) == {
+        "Master_SSL_Allowed": "Yes",
+        "Master_SSL_CA_File": ca,
+        "Master_SSL_Verify_Server_Cert": "No",
+    }
+    assert set(replication.source_tls_status(MYSQL)) == {
+        "Source_SSL_Allowed",
+        "Source_SSL_CA_File",
+        "Source_SSL_Verify_Server_Cert",
+    }
+
+
+def test_the_clone_dumps_over_tls() -> None:
+    assert "\nssl\n" in replication.client_cnf("n1", "pw")
