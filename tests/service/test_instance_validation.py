@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from controlplane.db.models import Instance, Operation
 from controlplane.db.session import session_factory
-from tests.support.tenants import Tenant
+from tests.support.tenants import Tenant, new_tenant
 
 BASE = "/rdb/v1/regions/fr-par"
 ENGINES = {"postgresql": "PostgreSQL-15", "mysql": "MariaDB-10.11"}
@@ -91,6 +91,12 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("missing engine", {"engine": None}, "engine", "required"),
     ("volume size not a number", {"volume_size": "lots"}, "volume_size", "format"),
 ]
+
+
+@pytest.fixture(scope="module")
+def tenant(migrated_db: str) -> Tenant:
+    """A tenant of its own: other tests' instances come and go meanwhile."""
+    return new_tenant("validation")
 
 
 def _counts(tenant: Tenant) -> tuple[int, int]:

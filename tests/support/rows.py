@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from controlplane import secrets
-from controlplane.db.models import Instance, Node, ReadReplica
+from controlplane.db.models import Instance, ReadReplica
 from controlplane.db.session import session_scope
 from tests.support.tenants import Tenant
 
 
 def instance_row(tenant: Tenant, name: str = "row-only", replicas: int = 0) -> str:
-    """A ``ready`` PostgreSQL instance row (with ``replicas`` ready read-replica rows)."""
+    """A ``ready`` PostgreSQL instance row (with ``replicas`` ready read-replica rows).
+
+    It has no node rows: the periodic reconcile heals missing node containers, and these
+    instances never had any."""
     with session_scope() as session:
         row = Instance(
             organization_id=tenant.organization_id,
@@ -27,9 +30,7 @@ def instance_row(tenant: Tenant, name: str = "row-only", replicas: int = 0) -> s
             superuser_secret=secrets.encrypt("x"),
             replication_secret=secrets.encrypt("y"),
         )
-        row.nodes.append(Node(name="n1", role="primary"))
         for i in range(1, replicas + 1):
-            row.nodes.append(Node(name=f"r{i}", role="replica"))
             row.read_replicas.append(
                 ReadReplica(region="fr-par", status="ready", node_name=f"r{i}")
             )
