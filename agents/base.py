@@ -8,10 +8,13 @@ the agent into ``TemporaryError`` / ``PermanentError``.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
+
+from controlplane.domain.failures import TemporaryError
 
 SUPERUSER = "_rdb_superadmin"
 DEFAULT_DATABASE = "rdb"
@@ -110,8 +113,20 @@ class EngineAgent(ABC):
         """What the server stores for this password; the plaintext never leaves the API tier."""
 
     @abstractmethod
+    def ping(self, conn: Connection, timeout: float) -> None:
+        """One round trip (``SELECT 1``); ``TemporaryError`` when the server does not answer."""
+
     def wait_ready(self, conn: Connection, timeout: float) -> None:
         """Block until the server accepts this connection, or raise ``TemporaryError``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.ping(conn, timeout=2)
+                return
+            except TemporaryError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     @abstractmethod
     def ensure_database(self, conn: Connection) -> None:
@@ -133,10 +148,6 @@ class EngineAgent(ABC):
         ``role=None`` leaves replication as it is. Switching synchronous replication off must
         release commits already waiting for a standby (the HA monitor degrades that way).
         """
-
-    @abstractmethod
-    def is_healthy(self, conn: Connection) -> bool:
-        """One cheap round trip: True when the server answers queries."""
 
     # --- replication (HA standby, read replicas) -------------------------------------------
 

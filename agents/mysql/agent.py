@@ -138,17 +138,9 @@ class MysqlAgent(EngineAgent):
     def password_verifier(self, user: str, password: str) -> str:
         return passwords.mysql_native(password)
 
-    def wait_ready(self, conn: Connection, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with connect(conn, timeout=2, read_timeout=2) as cursor:
-                    cursor.execute("SELECT 1")
-                    return
-            except TemporaryError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.3)
+    def ping(self, conn: Connection, timeout: float) -> None:
+        with connect(conn, timeout=timeout, read_timeout=timeout) as cursor:
+            cursor.execute("SELECT 1")
 
     def ensure_admin(self, conn: Connection, user: str, verifier: str, database: str) -> None:
         with connect(conn) as cursor:
@@ -196,14 +188,6 @@ class MysqlAgent(EngineAgent):
             for statement in statements:
                 cursor.execute(statement)
             cursor.execute(flavor.tls_reload)
-
-    def is_healthy(self, conn: Connection) -> bool:
-        try:
-            with connect(conn, timeout=3, read_timeout=3) as cursor:
-                cursor.execute("SELECT 1")
-            return True
-        except TemporaryError:
-            return False
 
     # --- replication: see agents/mysql/replication.py for the design -----------------------
 

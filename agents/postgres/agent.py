@@ -95,17 +95,9 @@ class PostgresAgent(EngineAgent):
     def password_verifier(self, user: str, password: str) -> str:
         return passwords.scram_sha256(password)
 
-    def wait_ready(self, conn: Connection, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with connect(conn, timeout=2) as c:
-                    c.execute("SELECT 1")
-                    return
-            except TemporaryError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+    def ping(self, conn: Connection, timeout: float) -> None:
+        with connect(conn, timeout=timeout) as c:
+            c.execute("SELECT 1")
 
     def ensure_admin(self, conn: Connection, user: str, verifier: str, database: str) -> None:
         with connect(conn) as c:
@@ -130,14 +122,6 @@ class PostgresAgent(EngineAgent):
     ) -> None:
         with connect(conn) as c:  # PostgreSQL re-reads conf.d: ``settings``, ``role`` not needed
             c.execute("SELECT pg_reload_conf()")
-
-    def is_healthy(self, conn: Connection) -> bool:
-        try:
-            with connect(conn, timeout=3) as c:
-                c.execute("SELECT 1")
-            return True
-        except TemporaryError:
-            return False
 
     def ensure_replication_user(self, conn: Connection, password: str) -> None:
         verifier = passwords.scram_sha256(password)
