@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.api.schemas.endpoints import ReadReplicaEndpointSpec
-from controlplane.db.models import Endpoint, Instance, Node, ReadReplica
+from controlplane.db.models import Instance, Node, ReadReplica
 from controlplane.domain.arguments import ArgumentError, Reason
 from controlplane.domain.errors import (
     InvalidArguments,
@@ -126,18 +126,29 @@ def _instance_ready(replica: ReadReplica) -> None:
         raise TransientState("instance", replica.instance_id, replica.instance.status)
 
 
+def _start(
+    session: Session,
+    replica: ReadReplica,
+    target: ReadReplicaStatus,
+    kind: str,
+    **params: object,
+) -> str:
+    """Move the replica to ``target`` and record its job (it locks the parent instance)."""
+    _transition(replica, target)
+    op = operations.record(
+        session, kind, "read_replica", replica.id, {"instance_id": replica.instance_id, **params}
+    )
+    session.commit()
+    return op.id
+
+
 def delete(
     session: Session, principal: Principal, region: str, replica_id: str
 ) -> tuple[ReadReplica, str | None]:
     replica = _scope(session, principal, region, replica_id, lock=True)
     if replica.status == ReadReplicaStatus.DELETING:
         return replica, None
-    _transition(replica, ReadReplicaStatus.DELETING)
-    op = operations.record(
-        session, "delete_replica", "read_replica", replica.id, {"instance_id": replica.instance_id}
-    )
-    session.commit()
-    return replica, op.id
+    return replica, _start(session, replica, ReadReplicaStatus.DELETING, "delete_replica")
 
 
 def reset(
@@ -145,12 +156,7 @@ def reset(
 ) -> tuple[ReadReplica, str]:
     replica = _scope(session, principal, region, replica_id, lock=True)
     _instance_ready(replica)
-    _transition(replica, ReadReplicaStatus.INITIALIZING)
-    op = operations.record(
-        session, "reset_replica", "read_replica", replica.id, {"instance_id": replica.instance_id}
-    )
-    session.commit()
-    return replica, op.id
+    return replica, _start(session, replica, ReadReplicaStatus.INITIALIZING, "reset_replica")
 
 
 def create_endpoint(
@@ -171,16 +177,10 @@ def create_endpoint(
             "endpoint_spec", "this read replica already has a direct_access endpoint"
         )
     _instance_ready(replica)
-    _transition(replica, ReadReplicaStatus.INITIALIZING)
-    op = operations.record(
-        session,
-        "replica_endpoint",
-        "read_replica",
-        replica.id,
-        {"instance_id": replica.instance_id, "direct_access": True},
+    op_id = _start(
+        session, replica, ReadReplicaStatus.INITIALIZING, "replica_endpoint", direct_access=True
     )
-    session.commit()
-    return replica, op.id
+    return replica, op_id
 
 
 def promote(
@@ -189,7 +189,6 @@ def promote(
     """The replica's data becomes a new standalone instance; the replica itself goes away."""
     replica = _scope(session, principal, region, replica_id, lock=True)
     _instance_ready(replica)
-    _transition(replica, ReadReplicaStatus.PROMOTING)
     source = replica.instance
     promoted = Instance(
         organization_id=source.organization_id,
@@ -217,16 +216,11 @@ def promote(
     session.add(promoted)
     session.flush()
     instances.issue_certificate(promoted)
-    op = operations.record(
+    op_id = _start(
         session,
+        replica,
+        ReadReplicaStatus.PROMOTING,
         "promote_replica",
-        "read_replica",
-        replica.id,
-        {"instance_id": source.id, "new_instance_id": promoted.id},
+        new_instance_id=promoted.id,
     )
-    session.commit()
-    return promoted, op.id
-
-
-def replica_endpoints(instance: Instance, replica: ReadReplica) -> list[Endpoint]:
-    return [e for e in instance.endpoints if e.read_replica_id == replica.id]
+    return promoted, op_id
