@@ -232,16 +232,6 @@ def remove_volume(name: str) -> None:
         client().volumes.get(name).remove(force=True)
 
 
-def list_owned(kind: str) -> list[Any]:
-    with translated(f"list {kind}"):
-        collection = getattr(client(), kind)
-        return list(
-            collection.list(
-                **({"all": True} if kind == "containers" else {}), filters=naming.owner_filter()
-            )
-        )
-
-
 def published_host_ports() -> frozenset[int]:
     """Host ports published by any container on this engine (ours or not)."""
     with translated("list published ports"):

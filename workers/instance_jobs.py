@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.base import DEFAULT_DATABASE
@@ -230,7 +229,3 @@ def mark_error(ctx: OperationContext, message: str) -> None:
         else:
             instance.status_reason = message
         session.commit()
-
-
-def node_rows(session: Session, instance_id: str) -> list[Node]:
-    return list(session.scalars(select(Node).where(Node.instance_id == instance_id)))

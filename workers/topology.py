@@ -8,16 +8,13 @@ from dataclasses import dataclass
 from agents.base import Role, ServerSetting
 from controlplane.catalog.model import ApplyVia, EngineVersion, NodeType
 from controlplane.catalog.settings_rules import default_settings, engine_value
+from controlplane.services.capacity import host_memory_bytes
 
 
 @dataclass(frozen=True)
 class Limits:
     nano_cpus: int
     mem_bytes: int
-
-
-def host_memory_bytes() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def node_limits(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -11,6 +13,10 @@ from controlplane.db.models import Instance, Node
 
 OVERCOMMIT = 2.0  # memory limits are ceilings, not reservations: idle engines use far less
 LOW_STOCK_SHARE = 0.8
+
+
+def host_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def stock_status(node_type: NodeType, committed_memory: int, host_memory: int) -> str:

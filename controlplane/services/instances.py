@@ -123,9 +123,7 @@ def create(
     version = find_engine_version(catalog, req.engine)
     node_type = find_node_type(catalog, req.node_type)
     assert version is not None and node_type is not None
-    from workers.topology import host_memory_bytes
-
-    host_mem = host_memory_bytes()
+    host_mem = capacity.host_memory_bytes()
     used = capacity.committed_memory(session, catalog, host_mem)
     if capacity.stock_status(node_type, used, host_mem) == "out_of_stock":
         raise OutOfStock(node_type.name)
@@ -291,10 +289,6 @@ def delete(
 def guard_not_transient(instance: Instance) -> None:
     if instance_is_transient(instance.status):
         raise TransientState("instance", instance.id, instance.status)
-
-
-def default_region() -> str:
-    return get_settings().regions[0]
 
 
 def issue_certificate(instance: Instance) -> None:

@@ -173,12 +173,3 @@ def of_resources(session: Session, resource_ids: list[str]) -> list[Operation]:
             .order_by(Operation.created_at.desc())
         )
     )
-
-
-def latest_for(session: Session, resource_id: str) -> Operation | None:
-    return session.scalar(
-        select(Operation)
-        .where(Operation.resource_id == resource_id)
-        .order_by(Operation.created_at.desc())
-        .limit(1)
-    )

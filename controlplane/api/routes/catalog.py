@@ -13,7 +13,6 @@ from controlplane.api.schemas.node_types import ListNodeTypesResponse, node_type
 from controlplane.catalog import load_catalog
 from controlplane.domain.errors import InvalidArguments
 from controlplane.services import capacity
-from workers.topology import host_memory_bytes
 
 router = APIRouter(prefix="/rdb/v1/regions/{region}")
 
@@ -37,7 +36,7 @@ def list_node_types(
     page_size: int | None = None,
 ) -> dict[str, Any]:
     catalog = load_catalog()
-    host_mem = host_memory_bytes()
+    host_mem = capacity.host_memory_bytes()
     used = capacity.committed_memory(session, catalog, host_mem)
     rows = []
     for node_type in catalog.node_types:
