@@ -35,23 +35,26 @@ def diagnose(container_states: dict[str, str | None]) -> str | None:
 
 
 def observe(instance: Instance) -> dict[str, str | None]:
-    """Node containers (HA nodes are the HA monitor's: only the load balancer is checked)."""
+    """Node containers (HA nodes are the HA monitor's: only the load balancer is checked;
+    a node waiting for its first copy or a rebuild has a job on its way)."""
     states = {
         node.name: docker_driver.container_state(naming.node_container(instance.id, node.name))
         for node in instance.nodes
-        if not instance.is_ha_cluster
+        if not instance.is_ha_cluster and not node.needs_rebuild
     }
     if any(e.kind == "load_balancer" for e in instance.endpoints):
         states["load balancer"] = docker_driver.container_state(naming.lb_container(instance.id))
     return states
 
 
-def _has_open_operation(session: Session, instance_id: str) -> bool:
+def _has_open_operation(session: Session, instance: Instance) -> bool:
+    """A job is pending or running on the instance or one of its read replicas."""
     open_statuses = (OperationStatus.PENDING.value, OperationStatus.RUNNING.value)
+    resources = [instance.id, *(r.id for r in instance.read_replicas)]
     return (
         session.scalar(
             select(Operation.id)
-            .where(Operation.resource_id == instance_id, Operation.status.in_(open_statuses))
+            .where(Operation.resource_id.in_(resources), Operation.status.in_(open_statuses))
             .limit(1)
         )
         is not None
@@ -98,7 +101,7 @@ def _renew_certificates(sessions: sessionmaker[Session]) -> list[str]:
         for instance in ready:
             if instance.tls_expires_at is None or not due_for_renewal(instance.tls_expires_at):
                 continue
-            if _has_open_operation(session, instance.id):
+            if _has_open_operation(session, instance):
                 continue
             log.info(
                 "instance %s: certificate expires %s; renewing",
@@ -119,7 +122,7 @@ def _heal_broken(sessions: sessionmaker[Session]) -> list[str]:
         ).all()
         for instance in ready:
             reason = diagnose(observe(instance))
-            if reason is None or _has_open_operation(session, instance.id):
+            if reason is None or _has_open_operation(session, instance):
                 continue
             log.warning("instance %s: %s; healing", instance.id, reason)
             instance_jobs.set_status(session, instance, InstanceStatus.AUTOHEALING, reason)
