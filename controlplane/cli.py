@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from controlplane.db.models import Organization, Project
 from controlplane.db.session import session_scope
+from controlplane.keyring import NoKeyError
 from controlplane.services import tenancy
 from controlplane.settings import PROJECT_ROOT, get_settings
 
@@ -85,6 +86,30 @@ def _key(key: tenancy.IssuedKey) -> dict[str, str]:
     return {"access_key": key.access_key, "secret_key": key.secret_key}
 
 
+def init_key(_args: argparse.Namespace) -> int:
+    """The encryption key file, created once with a random key (0600, directory 0700)."""
+    from controlplane import keyring
+
+    if get_settings().encryption_key:
+        print("DBAAS_ENCRYPTION_KEY is set: no key file is used")
+        return 0
+    created = keyring.ensure_key_file()
+    print(f"{'created' if created else 'kept'} encryption key file {keyring.key_file()}")
+    return 0
+
+
+def rotate_key(args: argparse.Namespace) -> int:
+    from controlplane.db.session import session_factory
+    from controlplane.services import key_rotation
+
+    if get_settings().encryption_key:
+        print("error: DBAAS_ENCRYPTION_KEY is set; rotation works on the key file", file=sys.stderr)
+        return 2
+    count = key_rotation.rotate(session_factory(), grace_seconds=args.grace_seconds)
+    print(f"re-encrypted {count} secret(s) under a new key")
+    return 0
+
+
 def monitor(_args: argparse.Namespace) -> int:
     from workers.monitor import main as run_monitor
 
@@ -97,6 +122,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
     sub.add_parser("monitor", help="run the HA monitor loop").set_defaults(func=monitor)
+    sub.add_parser("init-key", help="create the encryption key file").set_defaults(func=init_key)
+    p = sub.add_parser("rotate-key", help="re-encrypt every secret under a new key")
+    p.add_argument("--grace-seconds", type=float, default=5.0)
+    p.set_defaults(func=rotate_key)
     p = sub.add_parser("bootstrap", help="create the default organization, project and key")
     p.add_argument(
         "--api-url", default=f"http://{get_settings().api_host}:{get_settings().api_port}"
@@ -114,9 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--description", default="")
     p.set_defaults(func=create_key)
     args = parser.parse_args(argv)
+    os.umask(0o077)  # files we create (SQLite store, keys, credentials) are ours alone
     try:
         return int(args.func(args))
-    except ValueError as exc:
+    except (ValueError, NoKeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

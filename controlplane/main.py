@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
+
 from fastapi import FastAPI
 
+from controlplane import keyring
 from controlplane.api.errors import install_error_handlers
 from controlplane.api.routes import register_routes
 
 
 def create_app() -> FastAPI:
+    os.umask(0o077)
+    keyring.current_keys()  # no key, no service: refuse to start rather than fail each request
     app = FastAPI(title="dbaas: Scaleway RDB v1 compatible API", version="0.1.0")
     install_error_handlers(app)
     register_routes(app)

@@ -1,4 +1,4 @@
-"""Secrets at rest: symmetric encryption with the settings' key, and API key generation/hashing."""
+"""Secrets at rest: symmetric encryption with the keyring's keys, and API key generation/hashing."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import hashlib
 import secrets
 import string
 import uuid
+from functools import lru_cache
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from controlplane.settings import get_settings
+from controlplane import keyring
 
 _ACCESS_KEY_ALPHABET = string.ascii_uppercase + string.digits
 
@@ -24,13 +25,27 @@ def _fernet(key_material: str) -> Fernet:
     return Fernet(base64.urlsafe_b64encode(derived))
 
 
+@lru_cache(maxsize=8)
+def _cipher(keys: tuple[str, ...]) -> MultiFernet:
+    """The first key encrypts; every key decrypts."""
+    return MultiFernet([_fernet(key) for key in keys])
+
+
 def encrypt(plaintext: str) -> str:
-    return _fernet(get_settings().encryption_key).encrypt(plaintext.encode()).decode()
+    return _cipher(keyring.current_keys()).encrypt(plaintext.encode()).decode()
 
 
 def decrypt(token: str) -> str:
     try:
-        return _fernet(get_settings().encryption_key).decrypt(token.encode()).decode()
+        return _cipher(keyring.current_keys()).decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("secret cannot be decrypted with the configured encryption key") from exc
+
+
+def reencrypt(token: str) -> str:
+    """The same secret under the current first key (key rotation)."""
+    try:
+        return _cipher(keyring.current_keys()).rotate(token.encode()).decode()
     except InvalidToken as exc:
         raise ValueError("secret cannot be decrypted with the configured encryption key") from exc
 

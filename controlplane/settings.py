@@ -15,7 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DBAAS_", extra="ignore")
 
-    dev_mode: bool = True
+    # Production by default: secrets need a key of our own (DBAAS_ENCRYPTION_KEY, or better the
+    # key file that `dbaas init-key` writes and `dbaas rotate-key` rotates).
+    dev_mode: bool = False
     state_dir: Path = PROJECT_ROOT / ".var"
     database_url: str = Field(
         default="", validation_alias=AliasChoices("DATABASE_URL", "DBAAS_DATABASE_URL")
@@ -24,7 +26,8 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias=AliasChoices("REDIS_URL", "DBAAS_REDIS_URL"),
     )
-    encryption_key: str = DEV_ENCRYPTION_KEY
+    encryption_key: str = ""
+    encryption_key_file: Path | None = None  # default: <state_dir>/secrets/encryption.key
     # Celery queue: several deployments (or test sessions) can share one Redis.
     queue_name: str = "dbaas"
 
@@ -58,8 +61,10 @@ class Settings(BaseSettings):
     def _defaults_and_safety(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.state_dir / 'dbaas.sqlite3'}"
-        if not self.dev_mode and self.encryption_key == DEV_ENCRYPTION_KEY:
-            raise ValueError("DBAAS_ENCRYPTION_KEY must be set when DBAAS_DEV_MODE is false")
+        if self.encryption_key_file is None:
+            self.encryption_key_file = self.state_dir / "secrets" / "encryption.key"
+        if self.encryption_key == DEV_ENCRYPTION_KEY and not self.dev_mode:
+            raise ValueError("the public development key is refused when DBAAS_DEV_MODE is false")
         return self
 
 

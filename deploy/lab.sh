@@ -4,7 +4,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STATE="${DBAAS_STATE_DIR:-$ROOT/.var}"
-mkdir -p "$STATE/log"
+(umask 077 && mkdir -p "$STATE/log")
 log() { printf '[lab] %s\n' "$*"; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 

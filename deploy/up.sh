@@ -2,16 +2,20 @@
 # One command: lab bootstrap, migrations, then the API, a Celery worker and Celery beat.
 # Running it again restarts the three processes on the current code.
 set -euo pipefail
+umask 077   # the metadata store, keys, credentials and logs are the service's alone
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$ROOT/deploy/lab.sh"
 cd "$ROOT"
 export DBAAS_STATE_DIR="${DBAAS_STATE_DIR:-$ROOT/.var}"
 RUN="$DBAAS_STATE_DIR/run"; LOG="$DBAAS_STATE_DIR/log"
 mkdir -p "$RUN" "$LOG"
+chmod 700 "$DBAAS_STATE_DIR"
+find "$DBAAS_STATE_DIR" -maxdepth 1 -type f -exec chmod 600 {} +   # stores of older versions
 HOST="${DBAAS_API_HOST:-127.0.0.1}"; PORT="${DBAAS_API_PORT:-8080}"
 BIN="$ROOT/.venv/bin"
 
 "$ROOT/deploy/down.sh" >/dev/null
+"$BIN/dbaas" init-key   # first run: a random key in $DBAAS_STATE_DIR/secrets (0600)
 "$BIN/dbaas" migrate
 start() {  # name, command...
   local name="$1"; shift

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from controlplane import keyring
 from tests.support import processes, tenants
 
 _STATE = Path(tempfile.mkdtemp(prefix="dbaas-test-"))
@@ -29,8 +30,13 @@ TEST_ENV = {
     "DBAAS_SWEEPER_INTERVAL_SECONDS": "2",
     "DBAAS_REPUBLISH_AFTER_SECONDS": "5",
     "DBAAS_RECONCILE_INTERVAL_SECONDS": "5",
+    # Production mode, with a key of the session's own (as `dbaas init-key` makes it).
+    "DBAAS_DEV_MODE": "false",
+    "DBAAS_ENCRYPTION_KEY_FILE": str(_STATE / "secrets" / "encryption.key"),
 }
+os.environ.pop("DBAAS_ENCRYPTION_KEY", None)
 os.environ.update(TEST_ENV)
+keyring.write_key_file(Path(TEST_ENV["DBAAS_ENCRYPTION_KEY_FILE"]), [keyring.new_key()])
 
 
 @pytest.fixture(scope="session")

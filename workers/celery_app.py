@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 from celery import Celery
@@ -15,6 +16,7 @@ RECONCILE = "dbaas.reconcile"
 
 @cache
 def get_celery() -> Celery:
+    os.umask(0o077)
     settings = get_settings()
     app = Celery("dbaas", broker=settings.redis_url, include=["workers.tasks"])
     app.conf.update(

@@ -22,7 +22,7 @@ from agents.base import (
     ServerSetting,
     StandbyState,
 )
-from agents.mysql import conf, flavors, replication, replication_ops, sql
+from agents.mysql import admin_routines, conf, flavors, replication, replication_ops, sql
 from agents.mysql.flavors import Flavor
 from controlplane.domain.failures import PermanentError, TemporaryError
 
@@ -65,6 +65,19 @@ def connect(
             yield cursor
     except pymysql.Error as exc:
         raise _translate(exc) from exc
+
+
+def _ensure_admin_routines(cursor: Cursor) -> None:
+    """Written only when missing or outdated: every statement is binlogged and replicated."""
+    cursor.execute(
+        admin_routines.installed_version_query(),
+        (admin_routines.SCHEMA, f"dbaas {admin_routines.version()}"),
+    )
+    row = cursor.fetchone()
+    if row is not None and int(row[0]) == len(admin_routines.ROUTINES):
+        return
+    for statement in admin_routines.create_statements():
+        cursor.execute(statement)
 
 
 def _server_flavor(cursor: Cursor) -> Flavor:
@@ -143,8 +156,12 @@ class MysqlAgent(EngineAgent):
             cursor.execute("SELECT 1")
 
     def ensure_admin(self, conn: Connection, user: str, verifier: str, database: str) -> None:
+        """The admin: ALL on ``database`` with grant option, the definer-rights routines for
+        users and databases (``admin_routines``), and no global privilege that reaches accounts
+        or the server."""
         with connect(conn) as cursor:
             flavor = _server_flavor(cursor)
+            _ensure_admin_routines(cursor)
             try:
                 statements = [
                     sql.create_user(flavor, user, verifier),
@@ -152,6 +169,7 @@ class MysqlAgent(EngineAgent):
                     sql.create_database(database),
                     sql.grant_all_on_database(database, user),
                     sql.grant_global(flavor, user),
+                    admin_routines.grant_execute(user),
                 ]
             except ValueError as exc:
                 raise PermanentError(f"cannot create user {user!r}: {exc}") from exc

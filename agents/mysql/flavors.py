@@ -113,15 +113,11 @@ class Flavor:
     password_plugin: str = "mysql_native_password"
     # ``{hash}`` is replaced by the quoted mysql_native_password hash.
     identified_by_hash: str = "IDENTIFIED VIA mysql_native_password USING {hash}"
-    # Global privileges of the customer's admin (besides ALL on the default database): enough to
-    # manage users and watch the server, without SUPER, FILE, SHUTDOWN, RELOAD (RESET MASTER) or
-    # READ_ONLY ADMIN (writes on replicas would create errant GTIDs).
-    admin_global_privileges: tuple[str, ...] = (
-        "PROCESS",
-        "REPLICATION CLIENT",
-        "SHOW DATABASES",
-        "CREATE USER",
-    )
+    # Global privileges of the customer's admin (besides ALL on its databases): none that
+    # reaches accounts (CREATE USER: MariaDB has no SYSTEM_USER to protect the service's own),
+    # other sessions' statements (PROCESS), the binlog (BINLOG MONITOR) or the server. Users and
+    # databases come from admin_routines (definer rights) or the API.
+    admin_global_privileges: tuple[str, ...] = ("SHOW DATABASES",)
 
 
 MARIADB = Flavor(

@@ -36,6 +36,8 @@ def connect(
             dbname=dbname,
             connect_timeout=max(1, int(timeout)),
             autocommit=True,
+            # Objects users create (in public, or a search_path they set) never shadow ours.
+            options="-c search_path=pg_catalog,pg_temp",
         ) as connection:
             yield connection
     except psycopg.OperationalError as exc:

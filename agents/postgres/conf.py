@@ -24,9 +24,10 @@ def rel_data_dir(major: str) -> str:
     return f"{major}/data"
 
 
+# No trust anywhere: a session on the socket (an OS user of the container) needs a password too.
 HBA = """\
 # Managed by the control plane.
-local   all          all                      trust
+local   all          all                      scram-sha-256
 host    replication  _rdb_replicator  all      scram-sha-256
 host    all          all              all      scram-sha-256
 """
@@ -72,6 +73,7 @@ listen_addresses = '*'
 port = 5432
 unix_socket_directories = '/var/run/postgresql'
 password_encryption = 'scram-sha-256'
+shared_preload_libraries = 'dbaas_guard'
 shared_buffers = '{shared_buffers_mb(memory_bytes)}MB'
 wal_level = replica
 max_wal_senders = 10

@@ -19,6 +19,8 @@ from controlplane.domain.states import OperationStatus, check_operation_transiti
 
 log = logging.getLogger(__name__)
 PENDING, RUNNING = OperationStatus.PENDING.value, OperationStatus.RUNNING.value
+# Encrypted parameters a job needs once (a password verifier): erased when the job ends.
+SECRET_PARAMS = frozenset({"admin_verifier"})
 
 
 def record(
@@ -137,6 +139,8 @@ def finish(session: Session, op: Operation, status: OperationStatus, error: str 
     op.finished_at = utcnow()
     op.lease_owner = None
     op.lease_expires_at = None
+    if SECRET_PARAMS & op.params.keys():
+        op.params = {k: v for k, v in op.params.items() if k not in SECRET_PARAMS}
 
 
 def reschedule(session: Session, op: Operation, delay: float, error: str) -> None:

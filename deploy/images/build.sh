@@ -8,7 +8,7 @@
 # `tar | docker import` with the metadata lines of <recipe>/Dockerfile as --change options.
 # --dockerfile builds with `docker build` from <recipe>/Dockerfile instead (needs debian:<suite>-slim).
 # An image is skipped when its tag exists with label dbaas.recipe_hash equal to the current hash
-# (build.sh, common/lib.sh, the recipe's install.sh and Dockerfile, and its images.list line).
+# (build.sh, common/lib.sh, every file of the recipe directory, and its images.list line).
 #   --force    rebuild the selected images even if cached
 #   --refresh  also re-run debootstrap (and so pick up new Debian point releases in the base)
 #   -v         stream build output to stderr (default: only into the log file)
@@ -99,7 +99,7 @@ sha() { sha256sum | cut -d' ' -f1; }
 recipe_hash() {  # line recipe
     {
         printf '%s\n' "$1"
-        cd "$HERE" && sha256sum build.sh common/lib.sh "$2/install.sh" "$2/Dockerfile"
+        cd "$HERE" && sha256sum build.sh common/lib.sh $(find "$2" -type f | sort)
     } | sha
 }
 # The base root depends only on build.sh (the debootstrap step lives here) and the suite.
@@ -176,7 +176,7 @@ build_offline() {  # tag recipe hash args...
     mkdir "$r"
     tar -C "$r" --numeric-owner -xpf "$ROOTFS_TAR"
     install -d -m 0755 "$r/tmp/dbaas"
-    cp "$HERE/common/lib.sh" "$HERE/$recipe/install.sh" "$r/tmp/dbaas/"
+    cp "$HERE/common/lib.sh" "$HERE/$recipe/"* "$r/tmp/dbaas/"
     cp -L /etc/resolv.conf "$r/etc/resolv.conf"   # for apt only; emptied again below
     mount -t proc proc "$r/proc"
     mount -t devpts -o newinstance,ptmxmode=0666 devpts "$r/dev/pts"   # apt's terminal log

@@ -14,6 +14,20 @@ dbaas_require_version "postgresql-$PG_MAJOR" "$PG_MAJOR"
 [ -x "/usr/lib/postgresql/$PG_MAJOR/bin/postgres" ] || die "postgres $PG_MAJOR binary missing"
 [ ! -e "/etc/postgresql/$PG_MAJOR/main" ] || die "a main cluster was created"
 
+# dbaas_guard (see dbaas_guard.c), loaded by every server: built against this PostgreSQL's own
+# server headers with a compiler that is removed again.
+HERE=$(cd "$(dirname "$0")" && pwd)
+dbaas_install gcc libc6-dev
+GUARD=$(mktemp -d)
+(cd "$GUARD" && apt-get download -q "postgresql-server-dev-$PG_MAJOR" && dpkg-deb -x ./*.deb dev)
+gcc -O2 -Wall -Werror -fPIC -shared -I "$GUARD/dev/usr/include/postgresql/$PG_MAJOR/server" \
+    -o "/usr/lib/postgresql/$PG_MAJOR/lib/dbaas_guard.so" "$HERE/dbaas_guard.c"
+rm -rf "$GUARD"
+apt-get purge -y -q gcc libc6-dev
+apt-get autoremove --purge -y -q
+[ -f "/usr/lib/postgresql/$PG_MAJOR/lib/dbaas_guard.so" ] || die "dbaas_guard not built"
+[ ! -e /usr/bin/gcc ] || die "the compiler is still installed"
+
 install -d -o postgres -g postgres -m 0755 /var/lib/postgresql
 install -d -o postgres -g postgres -m 0700 "/var/lib/postgresql/$PG_MAJOR"
 install -d -o postgres -g postgres -m 2775 /run/postgresql
