@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +28,8 @@ ENCRYPTED_COLUMNS: dict[type, tuple[str, ...]] = {
 
 def _reencrypt_rows(session: Session) -> Iterator[None]:
     for model, columns in ENCRYPTED_COLUMNS.items():
-        for row in session.scalars(select(model)):
+        rows: list[Any] = list(session.scalars(select(model)))
+        for row in rows:
             for column in columns:
                 token = getattr(row, column)
                 if token:
@@ -59,5 +61,5 @@ def rotate(sessions: sessionmaker[Session], grace_seconds: float = 5.0) -> int:
     count = reencrypt_all(sessions)
     time.sleep(grace_seconds)
     count = max(count, reencrypt_all(sessions))
-    keyring.write_key_file(path, keyring.read_key_file(path)[:1])
+    keyring.write_key_file(path, list(keyring.read_key_file(path)[:1]))
     return count
