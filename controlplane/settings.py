@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # Resource naming and limits on the Docker side.
     resource_prefix: str = "dbaas"
     loop_volumes: bool = True
+    # pids limits: an engine runs a process (PostgreSQL) or thread (MariaDB) per connection.
+    node_pids_limit: int = 12288
+    proxy_pids_limit: int = 256
     host_cpu_reserve: float = 0.0
 
     @model_validator(mode="after")

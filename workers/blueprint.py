@@ -19,7 +19,8 @@ from controlplane.catalog import find_engine_version, find_node_type, load_catal
 from controlplane.catalog.model import EngineVersion, NodeType
 from controlplane.db.models import Instance
 from controlplane.domain.failures import PermanentError, TemporaryError
-from workers import docker_driver, naming, topology
+from controlplane.settings import get_settings
+from workers import docker_driver, naming, proxies, topology
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,35 @@ def _published_ports(instance: Instance) -> dict[str, int]:
 def lb_servers(bp: Blueprint) -> dict[str, str]:
     """The nodes the load balancer may route to: the main node and its HA standbys."""
     return {node: bp.container(node) for node in [bp.primary, *bp.standbys()]}
+
+
+def lb_proxy(bp: Blueprint, published: tuple[str, int]) -> proxies.Proxy:
+    return proxies.Proxy(
+        instance_id=bp.instance_id,
+        container=naming.lb_container(bp.instance_id),
+        servers=lb_servers(bp),
+        active=bp.primary,
+        engine_port=bp.runtime.port,
+        published=published,
+        role="load_balancer",
+    )
+
+
+def replica_proxies(bp: Blueprint) -> list[proxies.Proxy]:
+    """The direct-access endpoints of read replicas."""
+    address = get_settings().publish_address
+    return [
+        proxies.Proxy(
+            instance_id=bp.instance_id,
+            container=naming.endpoint_container(bp.instance_id, node),
+            servers={node: bp.container(node)},
+            active=node,
+            engine_port=bp.runtime.port,
+            published=(address, port),
+            role="direct_access",
+        )
+        for node, port in sorted(bp.published.items())
+    ]
 
 
 def connection(bp: Blueprint, node: str) -> Connection:

@@ -1,4 +1,9 @@
-"""The one seam to the Docker engine. Docker exceptions are translated here, once."""
+"""The one seam to the Docker engine. Docker exceptions are translated here, once.
+
+Every container we create is hardened the same way: no capability at all, no privilege gain
+through set-uid files (``no-new-privileges``), a pids limit, and a non-root user where the
+spec says so (engines and proxies run as their own users).
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,12 @@ class ContainerSpec:
     aliases: list[str] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
     shm_bytes: int | None = None
+    pids_limit: int = 256
+    # More networks, joined before the first start (``network`` is the one ports publish on).
+    extra_networks: list[str] = field(default_factory=list)
+
+
+HARDENING = {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
 
 
 @cache
@@ -69,11 +80,30 @@ def find_container(name: str) -> Container | None:
             return None
 
 
-def ensure_network(name: str, labels: dict[str, str]) -> None:
+def ensure_network(
+    name: str, labels: dict[str, str], internal: bool = False, bridge: str | None = None
+) -> None:
+    """A bridge network; ``internal`` ones have no route out of their subnet, and ``bridge``
+    names the host interface (firewall rules match it)."""
+    options = {"com.docker.network.bridge.name": bridge} if bridge else None
     with translated(f"create network {name}"):
         if client().networks.list(names=[name]):
             return
-        client().networks.create(name, driver="bridge", labels=labels, check_duplicate=True)
+        client().networks.create(
+            name,
+            driver="bridge",
+            labels=labels,
+            internal=internal,
+            options=options,
+            check_duplicate=True,
+        )
+
+
+def remove_network(name: str) -> None:
+    with translated(f"remove network {name}"):
+        for network in client().networks.list(names=[name]):
+            with suppress(NotFound):
+                network.remove()
 
 
 def ensure_named_volume(name: str, labels: dict[str, str]) -> None:
@@ -102,6 +132,8 @@ def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any)
         restart_policy={"Name": "unless-stopped"} if spec.restart else {"Name": "no"},
         network_mode=spec.network,
         log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
+        pids_limit=spec.pids_limit,
+        **HARDENING,
         **extra,
     )
     created = client().api.create_container(
@@ -116,6 +148,8 @@ def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any)
         networking_config=networking,
         stop_signal=spec.stop_signal,
     )
+    for network in spec.extra_networks:
+        client().api.connect_container_to_network(created["Id"], network)
     return client().containers.get(created["Id"])
 
 
@@ -213,18 +247,22 @@ def container_state(name: str) -> str | None:
     return None if container is None else str(container.status)
 
 
-def remove_instance_resources(instance_id: str) -> None:
-    """Containers first, then networks and named volumes carrying this instance's labels."""
+def remove_instance_resources(instance_id: str) -> list[str]:
+    """Containers first, then networks and named volumes carrying this instance's labels;
+    returns the names of the containers removed."""
     filters = naming.instance_filter(instance_id)
+    removed: list[str] = []
     with translated(f"remove resources of {instance_id}"):
         for container in client().containers.list(all=True, filters=filters):
             stop_and_remove(container.name)
+            removed.append(container.name)
         for network in client().networks.list(filters=filters):
             with suppress(NotFound):
                 network.remove()
         for volume in client().volumes.list(filters=filters):
             with suppress(NotFound):
                 volume.remove(force=True)
+    return removed
 
 
 def remove_volume(name: str) -> None:

@@ -20,7 +20,7 @@ from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import operations
 from controlplane.settings import get_settings
-from workers import docker_driver, loadbalancer, locks, nodes
+from workers import docker_driver, locks, naming, nodes, proxies
 from workers.blueprint import Blueprint, connection, lb_servers
 from workers.blueprint import load as load_blueprint
 from workers.ha_policy import Action, Observation
@@ -107,7 +107,7 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
     bp.agent.promote(connection(bp, new))  # 2. every acknowledged commit is already applied here
     promoted = time.monotonic()
     # 3. route to it: as a standby it waited for nobody, so it serves before its config changes
-    loadbalancer.point_to(instance_id, lb_servers(bp), new, bp.runtime.port)
+    proxies.point_to(naming.lb_container(instance_id), lb_servers(bp), new, bp.runtime.port)
     routed = time.monotonic()
     with sessions() as session:  # 4. record the new topology: the old main must be rebuilt
         instance = load_instance(session, instance_id)

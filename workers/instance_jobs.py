@@ -21,8 +21,8 @@ from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, check_instance_transition
 from controlplane.services import ports
 from controlplane.settings import get_settings
-from workers import docker_driver, loadbalancer, naming, nodes, volumes
-from workers.blueprint import Blueprint, connection, lb_servers
+from workers import docker_driver, naming, nodes, proxies, volumes
+from workers.blueprint import Blueprint, connection, lb_proxy, replica_proxies
 from workers.blueprint import load as load_blueprint
 from workers.runner import OperationContext
 
@@ -74,11 +74,9 @@ def converge_instance(
         session.commit()
         bp = load_blueprint(instance)
 
-    docker_driver.ensure_network(naming.network(bp.instance_id), naming.labels(bp.instance_id))
+    nodes.ensure_instance_network(bp.instance_id)
     # The load balancer first: it starts while the engine initialises (it resolves nodes lazily).
-    loadbalancer.ensure(
-        bp.instance_id, lb_servers(bp), bp.primary, bp.runtime.port, (s.publish_address, lb_port)
-    )
+    proxies.ensure(lb_proxy(bp, (s.publish_address, lb_port)))
     log.info("instance %s: network and load balancer ready", instance_id)
     nodes.ensure_primary(bp, bp.primary)
     log.info("instance %s: main node %s running", instance_id, bp.primary)
@@ -97,6 +95,8 @@ def converge_instance(
     log.info("instance %s: main node %s configured", instance_id, bp.primary)
     if bp.standbys() or bp.replicas():
         _converge_followers(sessions, bp, rebuild)
+    for proxy in replica_proxies(bp):
+        proxies.ensure(proxy)
 
     # Ready means reachable the way users reach it: through the load-balancer endpoint.
     bp.agent.wait_ready(replace(primary, host=s.publish_address, port=lb_port), timeout=30)
@@ -207,7 +207,8 @@ provision = heal = converge
 
 def delete(ctx: OperationContext) -> None:
     instance_id = ctx.resource_id
-    docker_driver.remove_instance_resources(instance_id)
+    for container in docker_driver.remove_instance_resources(instance_id):
+        proxies.forget(container)
     for name in volumes.existing_names():
         if name.startswith(f"{naming.prefix()}-{instance_id}-"):
             volumes.remove(name)

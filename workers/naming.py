@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from controlplane.settings import get_settings
 
 LABEL_PREFIX = "dbaas"
@@ -21,6 +23,29 @@ def node_container(instance_id: str, node: str) -> str:
 
 def lb_container(instance_id: str) -> str:
     return f"{prefix()}-{instance_id}-lb"
+
+
+def endpoint_container(instance_id: str, node: str) -> str:
+    """The proxy of a read replica's direct-access endpoint."""
+    return f"{prefix()}-{instance_id}-{node}-ep"
+
+
+NODE_BRIDGE_PREFIX = "dbx"  # host interfaces of instance networks (firewall.py matches them)
+
+
+def network_bridge(instance_id: str) -> str:
+    """The host interface of the instance network: at most 15 characters."""
+    digest = hashlib.sha256(network(instance_id).encode()).hexdigest()[:12]
+    return f"{NODE_BRIDGE_PREFIX}{digest}"
+
+
+def edge_network() -> str:
+    """Where proxies publish their ports: the one network of ours with a route out."""
+    return f"{prefix()}-edge"
+
+
+def edge_labels() -> dict[str, str]:
+    return {f"{LABEL_PREFIX}.owner": prefix(), f"{LABEL_PREFIX}.role": "edge"}
 
 
 def volume(instance_id: str, node: str) -> str:

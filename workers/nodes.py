@@ -8,8 +8,19 @@ from collections.abc import Callable
 from agents.base import FileSpec, Role, StandbyState
 from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.settings import get_settings
-from workers import docker_driver, naming, topology, volumes
+from workers import docker_driver, firewall, naming, topology, volumes
 from workers.blueprint import Blueprint, connection
+
+
+def ensure_instance_network(instance_id: str) -> None:
+    """Internal (no route out of its subnet), on a host interface the isolation rule matches."""
+    firewall.ensure_node_isolation()
+    docker_driver.ensure_network(
+        naming.network(instance_id),
+        naming.labels(instance_id),
+        internal=True,
+        bridge=naming.network_bridge(instance_id),
+    )
 
 
 def volume_mount(bp: Blueprint, node: str) -> str:
@@ -22,11 +33,8 @@ def volume_mount(bp: Blueprint, node: str) -> str:
 
 
 def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSpec:
-    """Nodes publish nothing, except read replicas with a direct-access endpoint."""
+    """Nodes publish nothing: users reach them through proxies (workers/proxies.py)."""
     limits = topology.node_limits(bp.node_type)
-    ports = {}
-    if node in bp.published:
-        ports[f"{bp.runtime.port}/tcp"] = (get_settings().publish_address, bp.published[node])
     return docker_driver.ContainerSpec(
         name=bp.container(node),
         image=bp.version.image,
@@ -35,12 +43,12 @@ def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSp
         network=naming.network(bp.instance_id),
         user=bp.runtime.user,
         mounts={mount: bp.runtime.data_mount},
-        ports=ports,
         nano_cpus=limits.nano_cpus,
         mem_bytes=limits.mem_bytes,
         shm_bytes=min(limits.mem_bytes // 4, 256 * 1024 * 1024),
         stop_signal=bp.runtime.stop_signal,
         aliases=[node],
+        pids_limit=get_settings().node_pids_limit,
     )
 
 

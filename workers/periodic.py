@@ -44,6 +44,12 @@ def observe(instance: Instance) -> dict[str, str | None]:
     }
     if any(e.kind == "load_balancer" for e in instance.endpoints):
         states["load balancer"] = docker_driver.container_state(naming.lb_container(instance.id))
+    replica_nodes = {r.id: r.node_name for r in instance.read_replicas}
+    for endpoint in instance.endpoints:
+        node = replica_nodes.get(endpoint.read_replica_id or "")
+        if endpoint.kind == "direct_access" and node is not None:
+            container = naming.endpoint_container(instance.id, node)
+            states[f"endpoint of {node}"] = docker_driver.container_state(container)
     return states
 
 

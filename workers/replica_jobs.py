@@ -19,7 +19,7 @@ from controlplane.domain.states import (
 )
 from controlplane.services import ports
 from controlplane.settings import get_settings
-from workers import docker_driver, naming, nodes, volumes
+from workers import docker_driver, naming, nodes, proxies, volumes
 from workers.blueprint import Blueprint, connection
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import (
@@ -90,11 +90,10 @@ def reset(ctx: OperationContext) -> None:
 
 
 def add_endpoint(ctx: OperationContext) -> None:
-    """A new published port means a new container (on the same data)."""
+    """A new port: the converge starts its proxy (the replica itself keeps running)."""
 
     def publish(session: Session, instance: Instance, replica: ReadReplica) -> None:
         _ensure_direct_access(session, instance, replica)
-        docker_driver.stop_and_remove(naming.node_container(instance.id, replica.node_name))
 
     _change_and_converge(ctx, publish)
 
@@ -123,6 +122,7 @@ def _remove_replica(sessions: sessionmaker[Session], instance_id: str, replica_i
             return
         node = replica.node_name
         bp = load_blueprint(instance)
+    proxies.remove(naming.endpoint_container(instance_id, node))
     docker_driver.stop_and_remove(naming.node_container(instance_id, node))
     docker_driver.remove_volume(naming.volume(instance_id, node))
     volumes.remove(naming.volume(instance_id, node))
@@ -169,9 +169,7 @@ def _copy_replica(source: Blueprint, replica_node: str, new: Blueprint) -> None:
     primary = new.primary
     container = docker_driver.find_container(new.container(primary))
     if container is None:
-        docker_driver.ensure_network(
-            naming.network(new.instance_id), naming.labels(new.instance_id)
-        )
+        nodes.ensure_instance_network(new.instance_id)
         spec = nodes.node_spec(new, primary, nodes.volume_mount(new, primary))
         follower = Role("standby", primary, primary_host=source.container(replica_node))
         source.agent.prepare_clone(connection(source, replica_node), follower)

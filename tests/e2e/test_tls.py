@@ -21,6 +21,8 @@ from controlplane import certificates
 from controlplane.db.models import Instance
 from controlplane.db.session import session_factory, session_scope
 from tests.support.ha import wait_ha_again
+from workers.blueprint import connection
+from workers.blueprint import load as load_blueprint
 
 USER, PASSWORD = "tls_admin", "Tls-Passw0rd!"
 VERIFY_FAILED = "(?i)certificate verify failed"
@@ -56,8 +58,6 @@ class Family:
     connect: Callable[[str, int, Path], Any]  # verifies the chain and the host name
     refused: type[Exception]  # what a failed verification raises
     encrypted: Callable[[Any], bool]  # is this session TLS?
-    # On the main node: (the HA standby is synchronous, the read replica streams asynchronously)
-    replication: Callable[[Any], tuple[bool, bool, object]]
 
 
 def pg_verified(host: str, port: int, ca_file: Path) -> Any:
@@ -75,11 +75,6 @@ def pg_verified(host: str, port: int, ca_file: Path) -> Any:
 
 def pg_encrypted(conn: Any) -> bool:
     return one(conn, "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()") == (True,)
-
-
-def pg_replication(conn: Any) -> tuple[bool, bool, object]:
-    states = dict(rows(conn, "SELECT application_name, sync_state FROM pg_stat_replication"))
-    return states.get("n2", states.get("n1")) == "sync", states.get("r1") == "async", states
 
 
 def mariadb_verified(host: str, port: int, ca_file: Path) -> Any:
@@ -103,17 +98,18 @@ def mariadb_encrypted(conn: Any) -> bool:
     return version is not None and version[1] in ("TLSv1.2", "TLSv1.3")
 
 
-def mariadb_replication(conn: Any) -> tuple[bool, bool, object]:
-    """The admin has PROCESS (every binlog dump connection) and reads status variables: commits
-    wait for one semi-sync client, the standby (replicas never acknowledge), and two followers
-    stream, the standby and the read replica."""
-    status = dict(rows(conn, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_%'"))
-    dumps = one(
-        conn, "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE COMMAND = 'Binlog Dump'"
-    )
-    sync = status.get("Rpl_semi_sync_master_status") == "ON"
-    sync = sync and status.get("Rpl_semi_sync_master_clients") == "1"
-    return sync, dumps == (2,), (status, dumps)
+def replication(instance_id: str) -> tuple[bool, bool, object]:
+    """As the main node reports it to the control plane (the customer's admin may not watch
+    replication on MariaDB): the standby is synchronous, the read replica streams."""
+    with session_factory()() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None
+        bp = load_blueprint(row)
+    states = bp.agent.replication_state(connection(bp, bp.primary))
+    standby, replica = bp.standbys()[0], bp.replicas()[0]
+    synchronous = standby in states and states[standby].synchronous
+    streaming = replica in states and states[replica].streaming
+    return synchronous, streaming and not states[replica].synchronous, states
 
 
 def mariadb(engine: str) -> Family:
@@ -122,14 +118,11 @@ def mariadb(engine: str) -> Family:
         mariadb_verified,
         pymysql.err.OperationalError,
         mariadb_encrypted,
-        mariadb_replication,
     )
 
 
 FAMILIES: dict[str, Family] = {
-    "postgresql": Family(
-        "PostgreSQL-15", pg_verified, psycopg.OperationalError, pg_encrypted, pg_replication
-    ),
+    "postgresql": Family("PostgreSQL-15", pg_verified, psycopg.OperationalError, pg_encrypted),
     "mariadb-10.11": mariadb("MariaDB-10.11"),
     "mariadb-11.8": mariadb("MariaDB-11.8"),
 }
@@ -202,7 +195,7 @@ def test_verified_connections_and_renewal(
         assert family.encrypted(conn)
         run(conn, "INSERT INTO tls_probe VALUES (1)")  # synchronous: the standby has it
         conn.commit()
-        standby_sync, replica_streaming, details = family.replication(conn)
+        standby_sync, replica_streaming, details = replication(instance_id)
         assert standby_sync and replica_streaming, details
     deadline = time.monotonic() + 30
     while True:

@@ -1,0 +1,183 @@
+"""User-facing endpoints: one HAProxy container per endpoint, forwarding TCP to a node.
+
+Nodes live on their instance's internal network, publish nothing and have no route out. Each
+endpoint is a proxy on that network and on the edge network, where its one port is published:
+the load-balancer endpoint forwards to the main node (every node that can become the main node
+is a server of its backend, all but the current one in maintenance); a read replica's
+direct-access endpoint forwards to that replica.
+
+HAProxy runs as its own unprivileged user with no capability. Its runtime API is a unix socket
+in a host directory bind-mounted into the proxy alone: only the control plane (root on the
+host) reaches it, never a node. Switching the main node goes through that API, live (no
+reload, no new process); the file is rewritten too, for restarts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.base import FileSpec
+from controlplane.settings import get_settings
+from workers import docker_driver, naming
+
+CONFIG_DIR = "/usr/local/etc/haproxy"
+ADMIN_DIR = "/run/haproxy-admin"  # inside the proxy; bind-mounted from admin_dir() on the host
+PROXY_IMAGE = "dbaas/haproxy:2.6"
+PROXY_USER = "haproxy"
+PROXY_UID = PROXY_GID = 998  # fixed by deploy/images/haproxy/install.sh
+SERVER_OPTIONS = "resolvers docker init-addr last,libc,none"
+SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to 107 bytes
+
+
+@dataclass(frozen=True)
+class Proxy:
+    instance_id: str
+    container: str
+    servers: dict[str, str]  # node name -> host name on the instance network
+    active: str
+    engine_port: int
+    published: tuple[str, int]  # (host address, host port)
+    role: str  # load_balancer | direct_access
+
+
+def render_config(servers: dict[str, str], active: str, engine_port: int) -> str:
+    lines = [
+        f"    server {node} {host}:{engine_port} {SERVER_OPTIONS}"
+        + ("" if node == active else " disabled")
+        for node, host in sorted(servers.items())
+    ]
+    backend = "\n".join(lines)
+    return f"""\
+global
+    maxconn 4096
+    stats socket {ADMIN_DIR}/admin.sock mode 600 level admin
+
+resolvers docker
+    nameserver dns 127.0.0.11:53
+    hold valid 1s
+    resolve_retries 3
+    timeout resolve 1s
+    timeout retry 1s
+
+defaults
+    mode tcp
+    retries 1
+    timeout connect 500ms
+    timeout client 8h
+    timeout server 8h
+
+frontend main
+    bind :{engine_port}
+    default_backend main
+
+backend main
+{backend}
+"""
+
+
+def runtime_commands(servers: dict[str, str], active: str) -> str:
+    """Pure: the runtime API line that routes new connections to ``active`` only."""
+    commands = [f"set server main/{active} state ready"]
+    for node in sorted(servers):
+        if node != active:
+            commands += [
+                f"set server main/{node} state maint",
+                f"shutdown sessions server main/{node}",
+            ]
+    return "; ".join(commands) + "\n"
+
+
+def admin_dir(container: str) -> Path:
+    """Host directory of a proxy's runtime socket (short: socket paths have a length limit)."""
+    digest = hashlib.sha256(container.encode()).hexdigest()[:16]
+    return get_settings().state_dir / "proxies" / digest
+
+
+def spec(proxy: Proxy) -> docker_driver.ContainerSpec:
+    return docker_driver.ContainerSpec(
+        name=proxy.container,
+        image=PROXY_IMAGE,
+        command=["haproxy", "-W", "-db", "-f", f"{CONFIG_DIR}/haproxy.cfg"],
+        labels=naming.labels(proxy.instance_id, role=proxy.role),
+        network=naming.edge_network(),
+        extra_networks=[naming.network(proxy.instance_id)],
+        user=PROXY_USER,
+        mounts={str(admin_dir(proxy.container)): ADMIN_DIR},
+        ports={f"{proxy.engine_port}/tcp": proxy.published},
+        nano_cpus=int(0.5e9),
+        mem_bytes=128 * 1024 * 1024,
+        stop_signal="SIGUSR1",
+        pids_limit=get_settings().proxy_pids_limit,
+    )
+
+
+def _config_file(servers: dict[str, str], active: str, engine_port: int) -> dict[str, FileSpec]:
+    text = render_config(servers, active, engine_port)
+    return {"haproxy.cfg": FileSpec(text.encode(), 0o644)}
+
+
+def _ensure_admin_dir(container: str) -> None:
+    path = admin_dir(container)
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, PROXY_UID, PROXY_GID)
+    os.chmod(path, 0o700)
+
+
+def ensure_edge_network() -> None:
+    docker_driver.ensure_network(naming.edge_network(), naming.edge_labels())
+
+
+def ensure(proxy: Proxy) -> None:
+    """The proxy exists, runs, and forwards to ``proxy.active``."""
+    if docker_driver.find_container(proxy.container) is not None:
+        point_to(proxy.container, proxy.servers, proxy.active, proxy.engine_port)
+    ensure_edge_network()
+    _ensure_admin_dir(proxy.container)
+    files = _config_file(proxy.servers, proxy.active, proxy.engine_port)
+    docker_driver.ensure_container(spec(proxy), files=files, files_base=CONFIG_DIR)
+
+
+def remove(container: str) -> None:
+    docker_driver.stop_and_remove(container)
+    forget(container)
+
+
+def forget(container: str) -> None:
+    """Drop the host side of a removed proxy (nothing for other containers)."""
+    shutil.rmtree(admin_dir(container), ignore_errors=True)
+
+
+def _admin_request(container: str, command: str) -> str:
+    path = admin_dir(container) / "admin.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(2)
+        if len(str(path)) <= SOCKET_PATH_MAX:
+            conn.connect(str(path))
+        else:  # reach a long path through a short one
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                conn.connect(f"/proc/self/fd/{fd}/{path.name}")
+            finally:
+                os.close(fd)
+        conn.sendall(command.encode())
+        return conn.makefile().read()
+
+
+def point_to(name: str, servers: dict[str, str], active: str, engine_port: int) -> None:
+    """Send new connections to ``active`` now; a proxy that is not running is re-created by
+    the next converge, pointing at the current main node."""
+    container = docker_driver.find_container(name)
+    if container is None or container.status != "running":
+        return
+    docker_driver.put_files(container, CONFIG_DIR, _config_file(servers, active, engine_port))
+    try:
+        reply = _admin_request(name, runtime_commands(servers, active))
+        if "No such server" in reply or "Unknown" in reply:
+            raise OSError(reply.strip())
+    except OSError:  # an older configuration without these servers: reload it
+        docker_driver.signal(name, "SIGUSR2")
