@@ -81,10 +81,14 @@ def test_image_metadata(client: docker.DockerClient, image: str) -> None:
     assert len(labels["dbaas.recipe_hash"]) == 64
     checks = "dpkg -s ca-certificates tzdata >/dev/null; ! dpkg -s locales-all >/dev/null 2>&1"
     if engine == "haproxy":
-        assert cfg["User"] in ("", "root")
+        assert cfg["User"] == "haproxy"  # unprivileged: no capability needed for its ports
         assert cfg["Cmd"][:3] == ["haproxy", "-W", "-db"]
-        checks += "; test -d /usr/local/etc/haproxy"
-    else:
+        checks += "; test -d /usr/local/etc/haproxy; test $(id -u) = 998"
+        checks += '; test "$(stat -c %u:%a /run/haproxy-admin)" = 998:700'
+    elif engine == "postgresql":
+        checks += f"; test -f /usr/lib/postgresql/{image.split(':')[1]}/lib/dbaas_guard.so"
+        checks += "; ! command -v gcc >/dev/null"  # the compiler of the guard is gone
+    if engine != "haproxy":
         user, home, run_dir = ENGINE_USERS[engine]
         assert cfg["User"] == user
         checks += (

@@ -20,9 +20,9 @@ from scaleway.rdb.v1 import RdbV1API
 from controlplane import certificates
 from controlplane.db.models import Instance
 from controlplane.db.session import session_factory, session_scope
+from tests.support.engine import blueprint
 from tests.support.ha import wait_ha_again
 from workers.blueprint import connection
-from workers.blueprint import load as load_blueprint
 
 USER, PASSWORD = "tls_admin", "Tls-Passw0rd!"
 VERIFY_FAILED = "(?i)certificate verify failed"
@@ -101,10 +101,7 @@ def mariadb_encrypted(conn: Any) -> bool:
 def replication(instance_id: str) -> tuple[bool, bool, object]:
     """As the main node reports it to the control plane (the customer's admin may not watch
     replication on MariaDB): the standby is synchronous, the read replica streams."""
-    with session_factory()() as session:
-        row = session.get(Instance, instance_id)
-        assert row is not None
-        bp = load_blueprint(row)
+    bp = blueprint(instance_id)
     states = bp.agent.replication_state(connection(bp, bp.primary))
     standby, replica = bp.standbys()[0], bp.replicas()[0]
     synchronous = standby in states and states[standby].synchronous
