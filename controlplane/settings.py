@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = 15.0
     max_operation_attempts: int = 5
     max_read_replicas: int = 3
+    # Default quotas per organization (`dbaas quota set` overrides them per organization).
+    quota_instances: int = 50
+    quota_memory_bytes: int = 0  # 0: half of the memory the host can schedule
+    quota_volume_bytes: int = 2 * 10**12
 
     # Resource naming and limits on the Docker side.
     resource_prefix: str = "dbaas"

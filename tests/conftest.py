@@ -76,3 +76,22 @@ def other_tenant(migrated_db: str) -> tenants.Tenant:
 def monitor(migrated_db: str) -> Iterator[object]:
     with processes.ha_monitor() as proc:
         yield proc
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server (our image, a container) for metadata-store tests."""
+    from tests.support.stores import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def metadata_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty metadata store of each kind (migrate it yourself)."""
+    from tests.support.stores import fresh_postgres, fresh_sqlite
+
+    if request.param == "sqlite":
+        return fresh_sqlite(tmp_path)
+    return fresh_postgres(request.getfixturevalue("postgres_server_url"))

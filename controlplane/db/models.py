@@ -26,6 +26,21 @@ class Organization(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # Quotas; NULL means the settings' default (services/capacity.py).
+    quota_instances: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    quota_memory_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    quota_volume_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class AdmissionLock(Base):
+    """One row per serialization point: updating it first makes concurrent admissions (of
+    instances, replicas, bigger node types) decide one after the other, on SQLite and
+    PostgreSQL alike."""
+
+    __tablename__ = "admission_locks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    counter: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Project(Base):

@@ -24,7 +24,7 @@ from controlplane.catalog.volumes import effective_volume_size
 from controlplane.db.models import Instance
 from controlplane.domain import maintenance, rules
 from controlplane.domain.arguments import ArgumentError, Reason
-from controlplane.domain.errors import InvalidArguments, NotFound, OutOfStock, TransientState
+from controlplane.domain.errors import InvalidArguments, NotFound, TransientState
 from controlplane.domain.states import (
     InstanceStatus,
     InvalidTransition,
@@ -123,10 +123,16 @@ def create(
     version = find_engine_version(catalog, req.engine)
     node_type = find_node_type(catalog, req.node_type)
     assert version is not None and node_type is not None
-    host_mem = capacity.host_memory_bytes()
-    used = capacity.committed_memory(session, catalog, host_mem)
-    if capacity.stock_status(node_type, used, host_mem) == "out_of_stock":
-        raise OutOfStock(node_type.name)
+    volume_size = effective_volume_size(node_type, req.volume_type, req.volume_size)
+    capacity.lock(session)  # from here to the commit, no other admission decides
+    wanted = capacity.demand(
+        node_type,
+        volume_size,
+        nodes=2 if wants_ha(req) else 1,
+        host_memory=capacity.host_memory_bytes(),
+        instances=1,
+    )
+    capacity.admit(session, catalog, principal.organization_id, node_type, wanted)
 
     instance = Instance(
         organization_id=principal.organization_id,
@@ -143,7 +149,7 @@ def create(
         settings=[],
         init_settings=[{"name": s.name, "value": s.value} for s in req.init_settings],
         volume_type=req.volume_type,
-        volume_size=effective_volume_size(node_type, req.volume_type, req.volume_size),
+        volume_size=volume_size,
         backup_schedule_disabled=req.disable_backup,
         backup_same_region=req.backup_same_region,
         encryption_enabled=False,

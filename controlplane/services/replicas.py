@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.api.schemas.endpoints import ReadReplicaEndpointSpec
+from controlplane.catalog import find_node_type, load_catalog
 from controlplane.db.models import Instance, Node, ReadReplica
 from controlplane.domain.arguments import ArgumentError, Reason
 from controlplane.domain.errors import (
@@ -26,7 +27,7 @@ from controlplane.domain.states import (
     check_replica_transition,
     replica_is_transient,
 )
-from controlplane.services import instances, operations
+from controlplane.services import capacity, instances, operations
 from controlplane.services.tenancy import Principal
 from controlplane.settings import get_settings
 
@@ -78,15 +79,17 @@ def create(
     specs: list[ReadReplicaEndpointSpec],
     same_zone: bool,
 ) -> tuple[ReadReplica, str]:
-    instance = instances.get(session, principal, region, instance_id, lock=True)
     errors = _endpoint_errors(specs, "endpoint_spec")
     if errors:
         raise InvalidArguments(errors)
+    capacity.lock(session)  # first: the checks below see every replica admitted before
+    instance = instances.get(session, principal, region, instance_id, lock=True)
     if instance.status != InstanceStatus.READY:
         raise TransientState("instance", instance.id, instance.status)
     quota = get_settings().max_read_replicas
     if len(instance.read_replicas) >= quota:
         raise QuotasExceeded("read_replicas", len(instance.read_replicas), quota)
+    _admit_one_node(session, instance)
     node = _next_node_name(instance)
     replica = ReadReplica(
         instance_id=instance.id,
@@ -108,6 +111,17 @@ def create(
     )
     session.commit()
     return replica, op.id
+
+
+def _admit_one_node(session: Session, instance: Instance) -> None:
+    catalog = load_catalog()
+    node_type = find_node_type(catalog, instance.node_type)
+    if node_type is None:
+        raise TransientState("instance", instance.id, instance.status)
+    wanted = capacity.demand(
+        node_type, instance.volume_size, 1, capacity.host_memory_bytes(), instances=0
+    )
+    capacity.admit(session, catalog, instance.organization_id, node_type, wanted)
 
 
 def _transition(replica: ReadReplica, target: ReadReplicaStatus) -> None:

@@ -37,7 +37,7 @@ def list_node_types(
 ) -> dict[str, Any]:
     catalog = load_catalog()
     host_mem = capacity.host_memory_bytes()
-    used = capacity.committed_memory(session, catalog, host_mem)
+    used = capacity.usage(session, catalog, host_mem).memory
     rows = []
     for node_type in catalog.node_types:
         if node_type.disabled and not include_disabled_types:
