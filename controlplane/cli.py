@@ -6,12 +6,15 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from controlplane.db.models import Organization, Project
 from controlplane.db.session import session_scope
+from controlplane.domain.units import parse_bytes
 from controlplane.keyring import NoKeyError
 from controlplane.services import tenancy
 from controlplane.settings import PROJECT_ROOT, get_settings
@@ -110,6 +113,58 @@ def rotate_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def quota_show(args: argparse.Namespace) -> int:
+    print(json.dumps(_quota_report(args.organization_id), indent=2))
+    return 0
+
+
+def quota_set(args: argparse.Namespace) -> int:
+    """``default`` puts a quota back to the settings' default."""
+    changes: dict[str, tuple[str | None, Callable[[str], int]]] = {
+        "quota_instances": (args.instances, int),
+        "quota_memory_bytes": (args.memory, parse_bytes),
+        "quota_volume_bytes": (args.volume, parse_bytes),
+    }
+    with session_scope() as session:
+        org = _organization(session, args.organization_id)
+        for column, (value, parse) in changes.items():
+            if value is not None:
+                setattr(org, column, None if value == "default" else parse(value))
+    print(json.dumps(_quota_report(args.organization_id), indent=2))
+    return 0
+
+
+def _organization(session: Session, organization_id: str) -> Organization:
+    org = session.get(Organization, organization_id)
+    if org is None:
+        raise ValueError(f"no organization {organization_id}")
+    return org
+
+
+def _quota_report(organization_id: str) -> dict[str, object]:
+    from controlplane.catalog import load_catalog
+    from controlplane.services import capacity
+
+    host_memory = capacity.host_memory_bytes()
+    with session_scope() as session:
+        org = _organization(session, organization_id)
+        quota = capacity.quota_of(org, host_memory)
+        used = capacity.usage(session, load_catalog(), host_memory, organization_id)
+        explicit = {
+            "instances": org.quota_instances is not None,
+            "memory_bytes": org.quota_memory_bytes is not None,
+            "volume_bytes": org.quota_volume_bytes is not None,
+        }
+    return {
+        "organization_id": organization_id,
+        "quota": {"instances": quota.instances, "memory_bytes": quota.memory,
+                  "volume_bytes": quota.volume},
+        "usage": {"instances": used.instances, "memory_bytes": used.memory,
+                  "volume_bytes": used.volume},
+        "set_explicitly": explicit,
+    }  # fmt: skip
+
+
 def monitor(_args: argparse.Namespace) -> int:
     from workers.monitor import main as run_monitor
 
@@ -142,6 +197,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--organization-id", required=True)
     p.add_argument("--description", default="")
     p.set_defaults(func=create_key)
+    p = sub.add_parser("quota", help="an organization's quotas and usage")
+    quota = p.add_subparsers(dest="quota_command", required=True)
+    p = quota.add_parser("show", help="quotas and current usage")
+    p.add_argument("--organization-id", required=True)
+    p.set_defaults(func=quota_show)
+    p = quota.add_parser("set", help="change quotas ('default' restores the default)")
+    p.add_argument("--organization-id", required=True)
+    p.add_argument("--instances", help="number of instances")
+    p.add_argument("--memory", help="node memory, e.g. 16GiB")
+    p.add_argument("--volume", help="volume bytes, e.g. 500GB")
+    p.set_defaults(func=quota_set)
     args = parser.parse_args(argv)
     os.umask(0o077)  # files we create (SQLite store, keys, credentials) are ours alone
     try:

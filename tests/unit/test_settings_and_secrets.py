@@ -88,3 +88,21 @@ def test_api_keys_look_like_scaleway_keys_and_only_a_hash_is_kept() -> None:
     assert re.fullmatch(r"[0-9a-f-]{36}", secret)
     digest = secrets.hash_secret_key(secret)
     assert secret not in digest and digest == secrets.hash_secret_key(secret.upper())
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("1073741824", 2**30), ("8GiB", 8 * 2**30), ("500GB", 500 * 10**9), ("1.5 TB", 15 * 10**11)],
+)
+def test_sizes_as_people_write_them(text: str, size: int) -> None:
+    from controlplane.domain.units import parse_bytes
+
+    assert parse_bytes(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "GB", "8 parsecs", "-1GB", "1e9"])
+def test_sizes_that_are_not(text: str) -> None:
+    from controlplane.domain.units import parse_bytes
+
+    with pytest.raises(ValueError, match="not a size"):
+        parse_bytes(text)
