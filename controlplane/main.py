@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from controlplane import keyring
 from controlplane.api.errors import install_error_handlers
+from controlplane.api.limits import BodyLimit
 from controlplane.api.routes import register_routes
 
 
@@ -17,4 +18,5 @@ def create_app() -> FastAPI:
     app = FastAPI(title="dbaas: Scaleway RDB v1 compatible API", version="0.1.0")
     install_error_handlers(app)
     register_routes(app)
+    app.add_middleware(BodyLimit)
     return app

@@ -15,6 +15,7 @@ from controlplane.api.schemas.operations import OperationRecord
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
 from controlplane.db.models import Endpoint, Instance, Operation, ReadReplica
 from controlplane.domain import maintenance
+from controlplane.domain.redact import public_message
 
 
 def endpoint(row: Endpoint) -> ep.Endpoint:
@@ -130,15 +131,20 @@ PUBLIC_OPERATION_DETAILS = ("from", "to", "reason", "result", "direct_access", "
 
 
 def operation(row: Operation) -> OperationRecord:
-    """Only the details meant for users: never the encrypted verifier an operation may carry."""
-    details = {k: v for k, v in row.params.items() if k in PUBLIC_OPERATION_DETAILS}
+    """Only the details meant for users: never the encrypted verifier an operation may carry,
+    nor internal names and addresses in its texts."""
+    details = {
+        k: public_message(v) if isinstance(v, str) else v
+        for k, v in row.params.items()
+        if k in PUBLIC_OPERATION_DETAILS
+    }
     return OperationRecord(
         id=row.id,
         kind=row.kind,
         resource_type=row.resource_type,
         resource_id=row.resource_id,
         status=row.status,
-        error=row.error,
+        error=public_message(row.error),
         details=details,
         attempts=row.attempts,
         created_at=row.created_at,

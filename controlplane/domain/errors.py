@@ -32,17 +32,22 @@ class InvalidArguments(ApiError):
         return cls([ArgumentError(argument_name, reason, help_message)])
 
     def body(self) -> dict[str, Any]:
+        """Texts are capped: a message quoting a megabyte of input must not echo it back."""
         return {
             **super().body(),
             "details": [
                 {
-                    "argument_name": d.argument_name,
+                    "argument_name": _capped(d.argument_name, 200),
                     "reason": d.reason,
-                    "help_message": d.help_message,
+                    "help_message": _capped(d.help_message, 300),
                 }
-                for d in self.details
+                for d in self.details[:50]
             ],
         }
+
+
+def _capped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class NotFound(ApiError):
@@ -56,7 +61,8 @@ class NotFound(ApiError):
         self.resource_id = resource_id
 
     def body(self) -> dict[str, Any]:
-        return {**super().body(), "resource": self.resource, "resource_id": self.resource_id}
+        resource_id = _capped(self.resource_id, 200)
+        return {**super().body(), "resource": self.resource, "resource_id": resource_id}
 
 
 class TransientState(ApiError):

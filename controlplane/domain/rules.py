@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from controlplane.domain.arguments import ArgumentError, Reason
 
 PASSWORD_MIN, PASSWORD_MAX = 8, 128
-_USER_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_$-]*$")
+_USER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_$-]*")  # fullmatch: "$" would admit "admin\n"
+# Control, format (bidi overrides, zero-width), private-use, surrogate, unassigned characters,
+# and line/paragraph separators: invisible or misleading in a name.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"})
 USER_NAME_MAX = {"postgresql": 63, "mysql": 32}
 NAME_MAX = 255
 TAG_MAX, TAGS_MAX = 128, 50
@@ -38,7 +42,7 @@ def user_name_errors(name: str, family: str, argument: str = "user_name") -> lis
 
     if not 1 <= len(name) <= limit:
         return err(f"user name must be 1 to {limit} characters long")
-    if not _USER_NAME.match(name):
+    if not _USER_NAME.fullmatch(name):
         return err("user name must start with a letter and contain only letters, digits, _, $ or -")
     if name.lower().startswith("_rdb"):
         return err("user names starting with _rdb are reserved")
@@ -52,9 +56,17 @@ def name_errors(name: str, argument: str = "name") -> list[ArgumentError]:
         return [ArgumentError(argument, Reason.REQUIRED, "name must not be empty")]
     if len(name) > NAME_MAX:
         return [ArgumentError(argument, Reason.CONSTRAINT, f"name is longer than {NAME_MAX}")]
-    if any(ord(c) < 32 for c in name):
-        return [ArgumentError(argument, Reason.FORMAT, "name must not contain control characters")]
+    if has_hidden_characters(name):
+        return [
+            ArgumentError(
+                argument, Reason.FORMAT, "name must not contain control or invisible characters"
+            )
+        ]
     return []
+
+
+def has_hidden_characters(text: str) -> bool:
+    return any(unicodedata.category(c) in _HIDDEN_CATEGORIES for c in text)
 
 
 def tags_errors(tags: list[str], argument: str = "tags") -> list[ArgumentError]:
@@ -62,7 +74,7 @@ def tags_errors(tags: list[str], argument: str = "tags") -> list[ArgumentError]:
         return [ArgumentError(argument, Reason.CONSTRAINT, f"at most {TAGS_MAX} tags")]
     errors = []
     for i, tag in enumerate(tags):
-        if not tag.strip() or len(tag) > TAG_MAX or any(ord(c) < 32 for c in tag):
+        if not tag.strip() or len(tag) > TAG_MAX or has_hidden_characters(tag):
             errors.append(
                 ArgumentError(
                     f"{argument}.{i}",

@@ -88,6 +88,11 @@ CASES: list[tuple[str, dict[str, Any], str, str]] = [
         "init_endpoints.0.private_network",
         "constraint",
     ),
+    ("user name with a newline", {"user_name": "admin\n"}, "user_name", "constraint"),
+    ("name with a control character", {"name": "a\x07b"}, "name", "format"),
+    ("name with a bidi override", {"name": "invoice\u202egpj.exe"}, "name", "format"),
+    ("name with a zero-width space", {"name": "ad\u200bmin"}, "name", "format"),
+    ("tag with a zero-width joiner", {"tags": ["a\u200db"]}, "tags.0", "constraint"),
     ("missing engine", {"engine": None}, "engine", "required"),
     ("volume size not a number", {"volume_size": "lots"}, "volume_size", "format"),
 ]
@@ -170,3 +175,27 @@ def test_malformed_json_is_invalid_arguments(api_url: str, tenant: Tenant) -> No
 def test_listing_rejects_unknown_order(api_url: str, tenant: Tenant) -> None:
     r = httpx.get(f"{api_url}{BASE}/instances", headers=tenant.headers, params={"order_by": "size"})
     assert r.status_code == 400 and r.json()["details"][0]["argument_name"] == "order_by"
+
+
+def test_a_body_over_the_limit_is_refused_unread(api_url: str, tenant: Tenant) -> None:
+    before = _counts(tenant)
+    huge = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    r = httpx.post(f"{api_url}{BASE}/instances", headers=tenant.headers, content=huge)
+    assert r.status_code == 413
+    assert r.json()["type"] == "invalid_arguments"
+    assert r.json()["details"][0]["argument_name"] == "body"
+
+    def chunks() -> Any:  # no Content-Length: refused as it streams past the limit
+        for _ in range(40):
+            yield b"x" * 65536
+
+    r = httpx.post(f"{api_url}{BASE}/instances", headers=tenant.headers, content=chunks())
+    assert r.status_code == 413
+    assert _counts(tenant) == before
+
+
+def test_errors_do_not_echo_large_inputs(api_url: str, tenant: Tenant) -> None:
+    body = {**_valid("PostgreSQL-15"), "engine": "E" * 500_000, "node_type": "N" * 500_000}
+    r = httpx.post(f"{api_url}{BASE}/instances", headers=tenant.headers, json=body)
+    assert r.status_code == 400
+    assert len(r.content) < 2_000, len(r.content)
