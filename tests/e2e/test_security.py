@@ -4,17 +4,28 @@ has. One standalone instance per supported engine version, made through the offi
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import docker
 import psycopg
 import pymysql
 import pytest
+from cryptography.fernet import InvalidToken
 from scaleway.rdb.v1 import RdbV1API
+from sqlalchemy import select
 
+from controlplane import secrets
+from controlplane.db.models import Instance, Operation
+from controlplane.db.session import session_factory
+from controlplane.services.operations import SECRET_PARAMS
 from tests.support.engine import superuser_connection
 from tests.support.instances import ready_instance, wait
 
@@ -416,3 +427,51 @@ def test_nodes_cannot_reach_the_host_or_the_outside(
             assert not reaches(node, gateways[edge]), node.name  # another network
     finally:
         listener.close()
+
+
+# --- secrets at rest ------------------------------------------------------------------------
+
+
+def test_no_password_or_verifier_is_kept(mariadb_instance: tuple[str, Endpoint]) -> None:
+    """After provisioning: no operation keeps the admin's verifier, and neither the metadata
+    store nor any log holds a customer password in clear."""
+    instance_id, _ = mariadb_instance
+    with session_factory()() as session:
+        ops = session.scalars(select(Operation).where(Operation.resource_id == instance_id))
+        assert all(not (SECRET_PARAMS & op.params.keys()) for op in ops)
+    state = Path(os.environ["DBAAS_STATE_DIR"])
+    files = [*state.glob("dbaas.sqlite3*"), *state.glob("log/*.log")]
+    assert any(f.name == "dbaas.sqlite3" for f in files)
+    for path in files:
+        content = path.read_bytes()
+        for secret in (PASSWORD, APP_PASSWORD):
+            assert secret.encode() not in content, path
+
+
+def test_rotating_the_key_keeps_the_service_working(
+    rdb: RdbV1API, mariadb_instance: tuple[str, Endpoint]
+) -> None:
+    instance_id, _ = mariadb_instance
+    key_file = Path(os.environ["DBAAS_ENCRYPTION_KEY_FILE"])
+    (old_key,) = key_file.read_text().split()
+    before = _superuser_secret(instance_id)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "dbaas"), "rotate-key", "--grace-seconds", "1"],
+        check=True,
+        capture_output=True,
+    )
+    (new_key,) = key_file.read_text().split()
+    assert new_key != old_key and stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    after = _superuser_secret(instance_id)
+    assert after != before
+    assert secrets.decrypt(after) == secrets._cipher((old_key,)).decrypt(before.encode()).decode()
+    with pytest.raises(InvalidToken):  # the old key alone opens nothing any more
+        secrets._cipher((old_key,)).decrypt(after.encode())
+    _service_still_works(rdb, instance_id)  # the worker decrypts with the new key
+
+
+def _superuser_secret(instance_id: str) -> str:
+    with session_factory()() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None
+        return row.superuser_secret
