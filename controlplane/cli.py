@@ -96,8 +96,14 @@ def init_key(_args: argparse.Namespace) -> int:
     if get_settings().encryption_key:
         print("DBAAS_ENCRYPTION_KEY is set: no key file is used")
         return 0
+    from controlplane.db.session import session_factory
+    from controlplane.services import key_rotation
+
     created = keyring.ensure_key_file()
     print(f"{'created' if created else 'kept'} encryption key file {keyring.key_file()}")
+    moved = key_rotation.adopt_development_key(session_factory())
+    if moved:
+        print(f"re-encrypted {moved} secret(s) written under the public development key")
     return 0
 
 

@@ -42,6 +42,14 @@ def decrypt(token: str) -> str:
         raise ValueError("secret cannot be decrypted with the configured encryption key") from exc
 
 
+def decrypt_with(key: str, token: str) -> str:
+    """With one given key only (to find which key a stored secret is under)."""
+    try:
+        return _cipher((key,)).decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("secret cannot be decrypted with this key") from exc
+
+
 def reencrypt(token: str) -> str:
     """The same secret under the current first key (key rotation)."""
     try:

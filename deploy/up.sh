@@ -15,8 +15,8 @@ HOST="${DBAAS_API_HOST:-127.0.0.1}"; PORT="${DBAAS_API_PORT:-8080}"
 BIN="$ROOT/.venv/bin"
 
 "$ROOT/deploy/down.sh" >/dev/null
-"$BIN/dbaas" init-key   # first run: a random key in $DBAAS_STATE_DIR/secrets (0600)
 "$BIN/dbaas" migrate
+"$BIN/dbaas" init-key   # first run: a random key in $DBAAS_STATE_DIR/secrets (0600)
 start() {  # name, command...
   local name="$1"; shift
   nohup "$@" >>"$LOG/$name.log" 2>&1 &

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane import keyring, secrets
 from controlplane.db.models import Instance, Operation
 from controlplane.services.operations import SECRET_PARAMS
+from controlplane.settings import DEV_ENCRYPTION_KEY
 
 # Columns that hold ``secrets.encrypt`` tokens (empty strings mean "none").
 ENCRYPTED_COLUMNS: dict[type, tuple[str, ...]] = {
@@ -56,10 +57,40 @@ def rotate(sessions: sessionmaker[Session], grace_seconds: float = 5.0) -> int:
     path = keyring.key_file()
     if not path.exists():
         raise keyring.NoKeyError(f"{path} does not exist: rotation works on the key file")
-    old = list(keyring.read_key_file(path))
-    keyring.write_key_file(path, [keyring.new_key(), *old])
-    count = reencrypt_all(sessions)
+    return _move(sessions, keyring.new_key(), list(keyring.read_key_file(path)), grace_seconds)
+
+
+def adopt_development_key(sessions: sessionmaker[Session]) -> int:
+    """A store written in development mode (the public key) moves to the key file's key; a
+    no-op when no secret is under the public key. Returns how many secrets were moved."""
+    if not any(_under_development_key(token) for token in _tokens(sessions)):
+        return 0
+    (current,) = keyring.read_key_file(keyring.key_file())[:1]
+    return _move(sessions, current, [DEV_ENCRYPTION_KEY], grace_seconds=0)
+
+
+def _move(sessions: sessionmaker[Session], new: str, old: list[str], grace_seconds: float) -> int:
+    path = keyring.key_file()
+    keyring.write_key_file(path, [new, *old])  # 1. encrypt with the new key, decrypt with all
+    count = reencrypt_all(sessions)  # 2. every secret under the new key
     time.sleep(grace_seconds)
     count = max(count, reencrypt_all(sessions))
-    keyring.write_key_file(path, list(keyring.read_key_file(path)[:1]))
+    keyring.write_key_file(path, [new])  # 3. the old keys are gone
     return count
+
+
+def _tokens(sessions: sessionmaker[Session]) -> list[str]:
+    tokens: list[str] = []
+    with sessions() as session:
+        for model, columns in ENCRYPTED_COLUMNS.items():
+            rows: list[Any] = list(session.scalars(select(model)))
+            tokens += [getattr(row, c) for row in rows for c in columns if getattr(row, c)]
+    return tokens
+
+
+def _under_development_key(token: str) -> bool:
+    try:
+        secrets.decrypt_with(DEV_ENCRYPTION_KEY, token)
+        return True
+    except ValueError:
+        return False
