@@ -7,6 +7,7 @@ Celery worker are real subprocesses that inherit this environment.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,16 @@ TEST_ENV = {
 os.environ.pop("DBAAS_ENCRYPTION_KEY", None)
 os.environ.update(TEST_ENV)
 keyring.write_key_file(Path(TEST_ENV["DBAAS_ENCRYPTION_KEY_FILE"]), [keyring.new_key()])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_state_dir() -> Iterator[None]:
+    """The session's state directory goes at the end, unless a volume is still mounted in it
+    (then it is left for inspection)."""
+    yield
+    mounts = Path("/proc/mounts").read_text() if Path("/proc/mounts").exists() else ""
+    if f" {_STATE}/" not in mounts:
+        shutil.rmtree(_STATE, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

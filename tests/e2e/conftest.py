@@ -33,6 +33,7 @@ def _clean_docker_leftovers(docker_client: docker.DockerClient) -> Iterator[None
 
     sweep()
     yield
+    sweep()  # what the tests share (the edge network) goes too
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.db.session import engine_for
 from controlplane.settings import PROJECT_ROOT
 from tests.e2e import helpers
-from tests.e2e.test_images import start_postgres
+from tests.e2e.test_images import pg_connect, start_postgres
 
 PG_IMAGE = "dbaas/postgresql:15"
 
@@ -33,7 +33,7 @@ def postgres_server() -> Iterator[str]:
         deadline = time.monotonic() + 60
         while True:
             try:
-                _admin(password, port).close()
+                pg_connect(port, password).close()
                 break
             except psycopg.OperationalError:
                 assert time.monotonic() < deadline, "PostgreSQL did not start"
@@ -43,24 +43,12 @@ def postgres_server() -> Iterator[str]:
         lab.cleanup()
 
 
-def _admin(password: str, port: int) -> psycopg.Connection:
-    return psycopg.connect(
-        host="127.0.0.1",
-        port=port,
-        user="postgres",
-        password=password,
-        dbname="postgres",
-        connect_timeout=2,
-        autocommit=True,
-    )
-
-
 def fresh_postgres(server_url: str) -> str:
     """A new empty database on the server."""
     name = f"t{secrets.token_hex(6)}"
     credentials, address = server_url.split("://", 1)[1].split("@")
     password, port = credentials.split(":")[1], int(address.split(":")[1])
-    with _admin(password, port) as conn:
+    with pg_connect(port, password) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{server_url}/{name}"
 
