@@ -7,7 +7,10 @@ spec says so (engines and proxies run as their own users).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import json
 import tarfile
 import time
 from collections.abc import Iterator
@@ -51,6 +54,13 @@ class ContainerSpec:
 
 
 HARDENING = {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
+SPEC_LABEL = "dbaas.spec"
+
+
+def spec_digest(spec: ContainerSpec) -> str:
+    """Changes whenever the container would be created differently (ports, limits, image...)."""
+    fields = {k: v for k, v in dataclasses.asdict(spec).items() if k != "labels"}
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @cache
@@ -64,6 +74,8 @@ def translated(action: str) -> Iterator[None]:
         yield
     except ImageNotFound as exc:
         raise PermanentError(f"{action}: image missing ({exc.explanation})") from exc
+    except NotFound as exc:  # something vanished meanwhile (another instance's deletion): retry
+        raise TemporaryError(f"{action}: {exc.explanation}") from exc
     except APIError as exc:
         if exc.status_code is not None and exc.status_code < 500 and exc.status_code != 409:
             raise PermanentError(f"{action}: {exc.explanation}") from exc
@@ -141,7 +153,7 @@ def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any)
         command=command if command is not None else spec.command,
         name=spec.name,
         user=spec.user or "",
-        labels=spec.labels,
+        labels={**spec.labels, SPEC_LABEL: spec_digest(spec)},
         environment=spec.environment,
         ports=[(int(port), proto) for port, proto in (k.split("/") for k in spec.ports)],
         host_config=host_config,
@@ -158,10 +170,16 @@ def ensure_container(
 ) -> Container:
     """Create (seeding ``files`` before the first start) and start the container if needed.
 
-    An existing container with this name is reused as it is.
+    An existing container with this name is reused when it was created from the same spec;
+    one created differently (another port, other limits) is replaced: its data is in its
+    volume, not in the container.
     """
     with translated(f"ensure container {spec.name}"):
         container = find_container(spec.name)
+        created_as = container.labels.get(SPEC_LABEL) if container is not None else None
+        if container is not None and created_as not in (None, spec_digest(spec)):
+            stop_and_remove(spec.name)  # (no label: made before specs were recorded; kept)
+            container = None
         if container is None:
             container = _create(spec)
         if files and container.status == "created":  # never started: (re)seed its files
@@ -253,7 +271,7 @@ def remove_instance_resources(instance_id: str) -> list[str]:
     filters = naming.instance_filter(instance_id)
     removed: list[str] = []
     with translated(f"remove resources of {instance_id}"):
-        for container in client().containers.list(all=True, filters=filters):
+        for container in client().containers.list(all=True, filters=filters, ignore_removed=True):
             stop_and_remove(container.name)
             removed.append(container.name)
         for network in client().networks.list(filters=filters):
@@ -274,7 +292,8 @@ def published_host_ports() -> frozenset[int]:
     """Host ports published by any container on this engine (ours or not)."""
     with translated("list published ports"):
         ports: set[int] = set()
-        for container in client().containers.list(all=True):
+        # Containers of others come and go meanwhile: one that vanished publishes nothing.
+        for container in client().containers.list(all=True, ignore_removed=True):
             bindings = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
             for entries in bindings.values():
                 for entry in entries or []:

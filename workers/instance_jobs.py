@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from agents.base import DEFAULT_DATABASE
 from controlplane import secrets
 from controlplane.db.models import Endpoint, Instance, Node
-from controlplane.domain.failures import TemporaryError
-from controlplane.domain.states import InstanceStatus, check_instance_transition
-from controlplane.services import ports
+from controlplane.domain.failures import Cancelled, TemporaryError
+from controlplane.domain.states import InstanceStatus, InvalidTransition
+from controlplane.services import ports, transitions
 from controlplane.settings import get_settings
 from workers import docker_driver, naming, nodes, proxies, volumes
 from workers.blueprint import Blueprint, connection, lb_proxy, replica_proxies
@@ -34,9 +34,22 @@ SINGLE_NODE = (("n1", "primary"),)
 def set_status(
     session: Session, instance: Instance, status: InstanceStatus, reason: str | None = None
 ) -> None:
-    check_instance_transition(instance.status, status)
-    instance.status = status.value
-    instance.status_reason = reason
+    """A guarded move (services/transitions.py); ``Cancelled`` when the instance is being
+    deleted meanwhile, ``InvalidTransition`` when its status allows no such move."""
+    if instance.status == status:
+        instance.status_reason = reason
+        return
+    if not transitions.move_instance(session, instance.id, status, reason=reason, row=instance):
+        if instance.status == InstanceStatus.DELETING:
+            raise Cancelled(f"instance {instance.id} is being deleted")
+        raise InvalidTransition("instance", instance.status, status)
+
+
+def check_wanted(sessions: sessionmaker[Session], instance_id: str) -> None:
+    """Between steps of a job: stop when the instance is being deleted (deletion wins)."""
+    with sessions() as session:
+        if _gone(load_instance(session, instance_id)):
+            raise Cancelled(f"instance {instance_id} is being deleted")
 
 
 def load_instance(session: Session, instance_id: str) -> Instance | None:
@@ -78,6 +91,7 @@ def converge_instance(
     # The load balancer first: it starts while the engine initialises (it resolves nodes lazily).
     proxies.ensure(lb_proxy(bp, (s.publish_address, lb_port)))
     log.info("instance %s: network and load balancer ready", instance_id)
+    check_wanted(sessions, instance_id)
     nodes.ensure_primary(bp, bp.primary)
     log.info("instance %s: main node %s running", instance_id, bp.primary)
     _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
@@ -96,6 +110,7 @@ def converge_instance(
     if bp.standbys() or bp.replicas():
         _converge_followers(sessions, bp, rebuild)
     for proxy in replica_proxies(bp):
+        check_wanted(sessions, instance_id)
         proxies.ensure(proxy)
 
     # Ready means reachable the way users reach it: through the load-balancer endpoint.
@@ -115,6 +130,7 @@ def converge_instance(
 def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild: set[str]) -> None:
     bp.agent.ensure_replication_user(connection(bp, bp.primary), bp.replication_password)
     for node in bp.standbys() + bp.replicas():
+        check_wanted(sessions, bp.instance_id)
         _ensure_following(bp, node, rebuild=node in rebuild)
         nodes.write_config(bp, node)  # settings and TLS files as the rows say
     with sessions() as session:
@@ -223,8 +239,8 @@ def delete(ctx: OperationContext) -> None:
 def mark_error(ctx: OperationContext, message: str) -> None:
     with ctx.sessions() as session:
         instance = load_instance(session, ctx.resource_id)
-        if instance is None:
-            return
+        if instance is None or (_gone(instance) and ctx.kind != "delete_instance"):
+            return  # a job cut short by a deletion: the deletion decides what comes next
         if instance.status != InstanceStatus.ERROR:
             set_status(session, instance, InstanceStatus.ERROR, message)
         else:

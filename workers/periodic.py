@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from controlplane.certificates import due_for_renewal
 from controlplane.db.base import utcnow
 from controlplane.db.models import Instance, Operation
+from controlplane.domain.errors import TransientState
 from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import operations
@@ -114,7 +115,10 @@ def _renew_certificates(sessions: sessionmaker[Session]) -> list[str]:
                 instance.id,
                 instance.tls_expires_at,
             )
-            renewing.append(start_certificate_renewal(session, instance))
+            try:
+                renewing.append(start_certificate_renewal(session, instance))
+            except TransientState:
+                continue  # a request started something else on it meanwhile
     if renewing:
         operations.publish(sessions, renewing)
     return renewing

@@ -11,13 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents.base import Role
 from controlplane.db.models import Endpoint, Instance, ReadReplica
-from controlplane.domain.failures import TemporaryError
-from controlplane.domain.states import (
-    InstanceStatus,
-    ReadReplicaStatus,
-    check_replica_transition,
-)
-from controlplane.services import ports
+from controlplane.domain.failures import Cancelled, TemporaryError
+from controlplane.domain.states import InstanceStatus, InvalidTransition, ReadReplicaStatus
+from controlplane.services import ports, transitions
 from controlplane.settings import get_settings
 from workers import docker_driver, naming, nodes, proxies, volumes
 from workers.blueprint import Blueprint, connection
@@ -39,9 +35,14 @@ def _replica(session: Session, replica_id: str) -> ReadReplica | None:
 def _set(
     session: Session, replica: ReadReplica, status: ReadReplicaStatus, reason: str | None = None
 ) -> None:
-    check_replica_transition(replica.status, status)
-    replica.status = status.value
-    replica.status_reason = reason
+    """A guarded move; ``Cancelled`` when the replica is being deleted meanwhile."""
+    if replica.status == status:
+        replica.status_reason = reason
+        return
+    if not transitions.move_replica(session, replica.id, status, reason=reason, row=replica):
+        if replica.status == ReadReplicaStatus.DELETING:
+            raise Cancelled(f"read replica {replica.id} is being deleted")
+        raise InvalidTransition("read_replica", replica.status, status)
 
 
 def _ensure_direct_access(session: Session, instance: Instance, replica: ReadReplica) -> None:
@@ -187,6 +188,9 @@ def _copy_replica(source: Blueprint, replica_node: str, new: Blueprint) -> None:
 def mark_error(ctx: OperationContext, message: str) -> None:
     with ctx.sessions() as session:
         replica = _replica(session, ctx.resource_id)
+        deleting = replica is not None and replica.status == ReadReplicaStatus.DELETING
+        if deleting and ctx.kind != "delete_replica":
+            replica = None  # cut short by a deletion: the deletion decides
         if replica is not None and replica.status != ReadReplicaStatus.ERROR:
             _set(session, replica, ReadReplicaStatus.ERROR, message)
         new_id = ctx.params.get("new_instance_id")

@@ -13,7 +13,7 @@ from redis.lock import Lock
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.db.models import Operation
-from controlplane.domain.failures import PermanentError, TemporaryError
+from controlplane.domain.failures import Cancelled, PermanentError, TemporaryError
 from controlplane.domain.states import OperationStatus
 from controlplane.services import operations
 from controlplane.settings import get_settings
@@ -125,6 +125,8 @@ def _run_locked(
         if handler is None:
             raise PermanentError(f"unknown operation kind {ctx.kind!r}")
         handler(ctx)
+    except Cancelled as exc:  # the resource is being deleted: its deletion cleans up
+        return _fail(sessions, ctx, {}, f"cancelled: {exc}")
     except TemporaryError as exc:
         if ctx.attempt < max_attempts:
             return _reschedule(sessions, ctx, exc.delay, str(exc))
@@ -171,7 +173,10 @@ def _fail(
 ) -> Outcome:
     hook = failure_hooks.get(ctx.kind)
     if hook is not None:
-        hook(ctx, message)
+        try:
+            hook(ctx, message)
+        except Exception:  # the operation must end even when its resource moved meanwhile
+            log.exception("failure hook of %s (%s) raised", ctx.operation_id, ctx.kind)
     with sessions() as session:
         op = session.get(Operation, ctx.operation_id)
         assert op is not None

@@ -21,6 +21,10 @@ async def parse(request: Request, model: type[M]) -> M:
         data: Any = json.loads(raw) if raw.strip() else {}
     except json.JSONDecodeError as exc:
         raise InvalidArguments.one("body", f"the body is not valid JSON: {exc}", "format") from exc
+    except (ValueError, RecursionError) as exc:  # not UTF-8, a 5,000-digit number, too deep
+        raise InvalidArguments.one(
+            "body", "the body is not JSON this API accepts (UTF-8, numbers, nesting)", "format"
+        ) from exc
     if not isinstance(data, dict):
         raise InvalidArguments.one("body", "the body must be a JSON object", "format")
     try:

@@ -32,7 +32,10 @@ def endpoint(row: Endpoint) -> ep.Endpoint:
 def _backup_schedule(row: Instance) -> wire.BackupSchedule:
     next_run = None
     if not row.backup_schedule_disabled:
-        next_run = row.created_at + timedelta(hours=row.backup_schedule_frequency)
+        try:
+            next_run = row.created_at + timedelta(hours=row.backup_schedule_frequency)
+        except OverflowError:  # a row written before requests were bounded
+            next_run = None
     return wire.BackupSchedule(
         frequency=row.backup_schedule_frequency,
         retention=row.backup_schedule_retention,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Path
+from fastapi import Depends, Header, Path, Query
 from sqlalchemy.orm import Session
 
 from controlplane.db.session import session_factory
@@ -46,3 +46,8 @@ def _region(region: Annotated[str, Path()], settings: SettingsDep) -> str:
 
 
 RegionDep = Annotated[str, Depends(_region)]
+
+# Pagination as the API defines it (uint32 pages; at most 100 items a page, checked by the
+# services with their own message), bounded here so no query reaches the store out of range.
+PageDep = Annotated[int, Query(ge=1, le=2**31 - 1)]
+PageSizeDep = Annotated[int | None, Query(ge=0, le=2**31 - 1)]

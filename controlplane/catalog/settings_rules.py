@@ -73,6 +73,8 @@ def _parse_int(setting: EngineSetting, text: str) -> int:
     if not _INT_RE.fullmatch(text):
         unit = f" (in {setting.unit}, without the unit)" if setting.unit else ""
         raise SettingValueError(f"{setting.name} must be an integer{unit}")
+    if len(text.lstrip("+-0")) > 19:  # beyond 64 bits, and beyond what int() parses quickly
+        raise SettingValueError(f"{setting.name} is out of range")
     number = int(text)
     _check_range(setting, number, setting.int_min, setting.int_max)
     return number
@@ -81,6 +83,8 @@ def _parse_int(setting: EngineSetting, text: str) -> int:
 def _parse_float(setting: EngineSetting, text: str) -> float:
     if not _FLOAT_RE.fullmatch(text):
         raise SettingValueError(f"{setting.name} must be a number")
+    if len(text) > 64:
+        raise SettingValueError(f"{setting.name} is out of range")
     number = float(text)
     if not math.isfinite(number):
         raise SettingValueError(f"{setting.name} must be a finite number")

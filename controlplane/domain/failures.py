@@ -13,3 +13,8 @@ class TemporaryError(Exception):
 
 class PermanentError(Exception):
     """Retrying cannot help; the operation fails with this message shown to the user."""
+
+
+class Cancelled(Exception):
+    """The resource is being deleted: the job stops where it is and leaves the rest to the
+    deletion (no failure is recorded on the resource)."""

@@ -85,12 +85,12 @@ INSTANCE_TRANSITIONS: dict[InstanceStatus, frozenset[InstanceStatus]] = {
     _I.CONFIGURING: frozenset({_I.READY, _I.ERROR, _I.AUTOHEALING, _I.DELETING}),
     _I.RESTARTING: frozenset({_I.READY, _I.ERROR, _I.AUTOHEALING, _I.DELETING}),
     _I.AUTOHEALING: frozenset({_I.READY, _I.ERROR, _I.DELETING}),
-    _I.BACKUPING: frozenset({_I.READY, _I.ERROR, _I.AUTOHEALING}),
-    _I.SNAPSHOTTING: frozenset({_I.READY, _I.ERROR, _I.AUTOHEALING}),
+    _I.BACKUPING: frozenset({_I.READY, _I.ERROR, _I.AUTOHEALING, _I.DELETING}),
+    _I.SNAPSHOTTING: frozenset({_I.READY, _I.ERROR, _I.AUTOHEALING, _I.DELETING}),
     _I.DISK_FULL: frozenset({_I.READY, _I.ERROR, _I.AUTOHEALING, _I.INITIALIZING, _I.DELETING}),
     _I.ERROR: frozenset({_I.READY, _I.AUTOHEALING, _I.DELETING}),
-    _I.LOCKED: frozenset({_I.READY}),
-    _I.DELETING: frozenset({_I.ERROR}),
+    _I.LOCKED: frozenset({_I.READY, _I.DELETING}),
+    _I.DELETING: frozenset({_I.ERROR}),  # deletion wins: every other status may reach it
     _I.UNKNOWN: frozenset({_I.READY, _I.ERROR, _I.DELETING}),
 }
 
@@ -103,9 +103,9 @@ REPLICA_TRANSITIONS: dict[ReadReplicaStatus, frozenset[ReadReplicaStatus]] = {
     _R.INITIALIZING: frozenset({_R.READY, _R.ERROR, _R.DELETING}),
     _R.READY: frozenset({_R.INITIALIZING, _R.CONFIGURING, _R.PROMOTING, _R.DELETING, _R.ERROR}),
     _R.CONFIGURING: frozenset({_R.READY, _R.ERROR, _R.DELETING}),
-    _R.PROMOTING: frozenset({_R.READY, _R.ERROR}),
+    _R.PROMOTING: frozenset({_R.READY, _R.ERROR, _R.DELETING}),
     _R.ERROR: frozenset({_R.INITIALIZING, _R.READY, _R.DELETING}),
-    _R.LOCKED: frozenset({_R.READY}),
+    _R.LOCKED: frozenset({_R.READY, _R.DELETING}),
     _R.DELETING: frozenset({_R.ERROR}),
     _R.UNKNOWN: frozenset({_R.READY, _R.ERROR, _R.DELETING}),
 }

@@ -27,11 +27,9 @@ from controlplane.domain.arguments import ArgumentError, Reason
 from controlplane.domain.errors import InvalidArguments, NotFound, TransientState
 from controlplane.domain.states import (
     InstanceStatus,
-    InvalidTransition,
-    check_instance_transition,
     instance_is_transient,
 )
-from controlplane.services import capacity, operations
+from controlplane.services import capacity, operations, transitions
 from controlplane.services.tenancy import Principal
 from controlplane.settings import get_settings
 
@@ -278,18 +276,24 @@ def update(
 def delete(
     session: Session, principal: Principal, region: str, instance_id: str
 ) -> tuple[Instance, str | None]:
-    instance = get(session, principal, region, instance_id, lock=True)
-    if instance.status == InstanceStatus.DELETING:
-        return instance, None
-    guard_not_transient(instance)
-    try:
-        check_instance_transition(instance.status, InstanceStatus.DELETING)
-    except InvalidTransition:
-        raise TransientState("instance", instance.id, instance.status) from None
-    instance.status = InstanceStatus.DELETING.value
+    """Deletion wins over whatever runs: from any status, the job in flight stops (it sees
+    ``deleting``) and the delete job removes everything once it has the instance's lock."""
+    instance = get(session, principal, region, instance_id)
+    if not transitions.move_instance(session, instance.id, InstanceStatus.DELETING, row=instance):
+        session.rollback()
+        return instance, None  # already deleting: the same result as the first request
     op = operations.record(session, "delete_instance", "instance", instance.id)
     session.commit()
     return instance, op.id
+
+
+def start(session: Session, instance: Instance, target: InstanceStatus) -> None:
+    """The guarded start of a job on a ready instance: exactly one of concurrent requests
+    moves it, the others get ``transient_state``."""
+    ready = (InstanceStatus.READY,)
+    if not transitions.move_instance(session, instance.id, target, only_from=ready, row=instance):
+        session.rollback()
+        raise TransientState("instance", instance.id, instance.status)
 
 
 def guard_not_transient(instance: Instance) -> None:
@@ -321,9 +325,8 @@ def renew_certificate(session: Session, principal: Principal, region: str, insta
 def start_certificate_renewal(session: Session, instance: Instance) -> str:
     """New certificate now (GET certificate returns it at once), installed on every node by a
     job, without restarting the engine: the previous certificate stops verifying the server."""
-    check_instance_transition(instance.status, InstanceStatus.CONFIGURING)
+    start(session, instance, InstanceStatus.CONFIGURING)
     issue_certificate(instance)
-    instance.status = InstanceStatus.CONFIGURING.value
     op = operations.record(session, "install_tls", "instance", instance.id)
     session.commit()
     return op.id

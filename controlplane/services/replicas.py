@@ -20,14 +20,8 @@ from controlplane.domain.errors import (
     QuotasExceeded,
     TransientState,
 )
-from controlplane.domain.states import (
-    InstanceStatus,
-    InvalidTransition,
-    ReadReplicaStatus,
-    check_replica_transition,
-    replica_is_transient,
-)
-from controlplane.services import capacity, instances, operations
+from controlplane.domain.states import REPLICA_TRANSIENT, InstanceStatus, ReadReplicaStatus
+from controlplane.services import capacity, instances, operations, transitions
 from controlplane.services.tenancy import Principal
 from controlplane.settings import get_settings
 
@@ -113,6 +107,15 @@ def create(
     return replica, op.id
 
 
+def _admit_instance(session: Session, source: Instance) -> None:
+    """A promoted replica is one more instance; its node is already counted (the replica's)."""
+    catalog = load_catalog()
+    node_type = find_node_type(catalog, source.node_type)
+    if node_type is None:
+        raise TransientState("instance", source.id, source.status)
+    capacity.admit(session, catalog, source.organization_id, node_type, capacity.Usage(1, 0, 0))
+
+
 def _admit_one_node(session: Session, instance: Instance) -> None:
     catalog = load_catalog()
     node_type = find_node_type(catalog, instance.node_type)
@@ -124,15 +127,15 @@ def _admit_one_node(session: Session, instance: Instance) -> None:
     capacity.admit(session, catalog, instance.organization_id, node_type, wanted)
 
 
-def _transition(replica: ReadReplica, target: ReadReplicaStatus) -> None:
-    if replica_is_transient(replica.status):
+SETTLED = frozenset(s for s in ReadReplicaStatus if s not in REPLICA_TRANSIENT)
+
+
+def _transition(session: Session, replica: ReadReplica, target: ReadReplicaStatus) -> None:
+    """Guarded: one of concurrent requests moves the replica; the others are refused."""
+    settled = None if target == ReadReplicaStatus.DELETING else SETTLED  # deletion wins
+    if not transitions.move_replica(session, replica.id, target, only_from=settled, row=replica):
+        session.rollback()
         raise TransientState("read_replica", replica.id, replica.status)
-    try:
-        check_replica_transition(replica.status, target)
-    except InvalidTransition:
-        raise TransientState("read_replica", replica.id, replica.status) from None
-    replica.status = target.value
-    replica.status_reason = None
 
 
 def _instance_ready(replica: ReadReplica) -> None:
@@ -148,7 +151,7 @@ def _start(
     **params: object,
 ) -> str:
     """Move the replica to ``target`` and record its job (it locks the parent instance)."""
-    _transition(replica, target)
+    _transition(session, replica, target)
     op = operations.record(
         session, kind, "read_replica", replica.id, {"instance_id": replica.instance_id, **params}
     )
@@ -159,10 +162,15 @@ def _start(
 def delete(
     session: Session, principal: Principal, region: str, replica_id: str
 ) -> tuple[ReadReplica, str | None]:
-    replica = _scope(session, principal, region, replica_id, lock=True)
-    if replica.status == ReadReplicaStatus.DELETING:
-        return replica, None
-    return replica, _start(session, replica, ReadReplicaStatus.DELETING, "delete_replica")
+    replica = _scope(session, principal, region, replica_id)
+    if not transitions.move_replica(session, replica.id, ReadReplicaStatus.DELETING, row=replica):
+        session.rollback()
+        return replica, None  # already deleting: the same result as the first request
+    op = operations.record(
+        session, "delete_replica", "read_replica", replica.id, {"instance_id": replica.instance_id}
+    )
+    session.commit()
+    return replica, op.id
 
 
 def reset(
@@ -200,10 +208,15 @@ def create_endpoint(
 def promote(
     session: Session, principal: Principal, region: str, replica_id: str
 ) -> tuple[Instance, str]:
-    """The replica's data becomes a new standalone instance; the replica itself goes away."""
-    replica = _scope(session, principal, region, replica_id, lock=True)
+    """The replica's data becomes a new standalone instance; the replica itself goes away.
+    The replica is moved to ``promoting`` first: a concurrent promote is refused before it
+    creates anything."""
+    replica = _scope(session, principal, region, replica_id)
+    capacity.lock(session)
+    _transition(session, replica, ReadReplicaStatus.PROMOTING)
     _instance_ready(replica)
     source = replica.instance
+    _admit_instance(session, source)
     promoted = Instance(
         organization_id=source.organization_id,
         project_id=source.project_id,
@@ -230,11 +243,12 @@ def promote(
     session.add(promoted)
     session.flush()
     instances.issue_certificate(promoted)
-    op_id = _start(
+    op = operations.record(
         session,
-        replica,
-        ReadReplicaStatus.PROMOTING,
         "promote_replica",
-        new_instance_id=promoted.id,
+        "read_replica",
+        replica.id,
+        {"instance_id": replica.instance_id, "new_instance_id": promoted.id},
     )
-    return promoted, op_id
+    session.commit()
+    return promoted, op.id

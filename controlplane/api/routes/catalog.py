@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from controlplane.api.deps import PrincipalDep, RegionDep, SessionDep
+from controlplane.api.deps import PageDep, PageSizeDep, PrincipalDep, RegionDep, SessionDep
 from controlplane.api.schemas.common import to_wire
 from controlplane.api.schemas.engines import ListDatabaseEnginesResponse, engine_from_catalog
 from controlplane.api.schemas.node_types import ListNodeTypesResponse, node_type_from_catalog
@@ -32,8 +32,8 @@ def list_node_types(
     principal: PrincipalDep,
     region: RegionDep,
     include_disabled_types: bool = False,
-    page: int = 1,
-    page_size: int | None = None,
+    page: PageDep = 1,
+    page_size: PageSizeDep = None,
 ) -> dict[str, Any]:
     catalog = load_catalog()
     host_mem = capacity.host_memory_bytes()
@@ -56,8 +56,8 @@ def list_database_engines(
     region: RegionDep,
     name: str | None = None,
     version: str | None = None,
-    page: int = 1,
-    page_size: int | None = None,
+    page: PageDep = 1,
+    page_size: PageSizeDep = None,
 ) -> dict[str, Any]:
     engines = []
     for family in load_catalog().engines:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from controlplane.api import convert
 from controlplane.api.body import parse
-from controlplane.api.deps import PrincipalDep, RegionDep, SessionDep
+from controlplane.api.deps import PageDep, PageSizeDep, PrincipalDep, RegionDep, SessionDep
 from controlplane.api.schemas.common import ScwFile, to_wire
 from controlplane.api.schemas.instances import (
     CreateInstanceRequest,
@@ -36,8 +36,8 @@ def list_instances(
     organization_id: str | None = None,
     project_id: str | None = None,
     has_maintenances: bool | None = None,
-    page: int = 1,
-    page_size: int | None = None,
+    page: PageDep = 1,
+    page_size: PageSizeDep = None,
 ) -> dict[str, Any]:
     result = service.list_instances(
         session,

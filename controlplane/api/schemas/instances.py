@@ -27,8 +27,12 @@ from controlplane.api.schemas.enums import (
 )
 from controlplane.api.schemas.read_replicas import ReadReplica
 
-UInt64 = Annotated[int, Field(ge=0)]
+INT64_MAX = 2**63 - 1  # what the metadata store's BIGINT holds
+UInt64 = Annotated[int, Field(ge=0, le=INT64_MAX)]
 """Sizes in bytes: a JSON number out; a number or a numeric string in (``"30000000000"``)."""
+# Backup schedule and log retention bounds: hours in ten years, days in ten years.
+FREQUENCY_MAX_HOURS = 87_600
+RETENTION_MAX_DAYS = 3_650
 
 
 class Volume(WireResponse):
@@ -65,7 +69,7 @@ class LogsPolicy(WireResponse):
 
     model_config = ConfigDict(extra="ignore")
 
-    max_age_retention: int | None = None  # days
+    max_age_retention: int | None = Field(default=None, ge=1, le=RETENTION_MAX_DAYS)  # days
     total_disk_retention: UInt64 | None = None  # bytes
 
 
@@ -176,8 +180,8 @@ class CreateInstanceRequest(WireRequest):
 class UpdateInstanceRequest(WireRequest):
     """PATCH /instances/{id}: only the keys given change (``None`` = unchanged)."""
 
-    backup_schedule_frequency: int | None = Field(default=None, ge=0)
-    backup_schedule_retention: int | None = Field(default=None, ge=0)
+    backup_schedule_frequency: int | None = Field(default=None, ge=1, le=FREQUENCY_MAX_HOURS)
+    backup_schedule_retention: int | None = Field(default=None, ge=1, le=RETENTION_MAX_DAYS)
     is_backup_schedule_disabled: bool | None = None
     name: str | None = None
     tags: list[str] | None = None

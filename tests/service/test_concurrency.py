@@ -1,6 +1,9 @@
-"""Admission holds under concurrency on SQLite and PostgreSQL alike: N creates at once against a
-quota (or a host) that fits K admit exactly K; every other one gets the right error and leaves
-nothing behind. Real stores (fresh, migrated), real threads, the real use cases."""
+"""Guarded state changes hold under concurrency on SQLite and PostgreSQL alike.
+
+N creates at once against a quota (or a host) that fits K admit exactly K; N identical
+mutations at once (promote, delete, renew, create replica) leave exactly the state one of them
+would have left, every other request getting the right answer. Real stores (fresh, migrated),
+real threads, the real use cases."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.api.schemas.instances import CreateInstanceRequest
-from controlplane.db.models import Instance, Organization, ReadReplica
+from controlplane.db.models import Instance, Operation, Organization, ReadReplica
 from controlplane.domain.errors import ApiError
 from controlplane.services import capacity, instances, replicas, tenancy
 from controlplane.services.tenancy import Principal
@@ -136,3 +139,92 @@ def test_read_replica_quota(metadata_store: str) -> None:
     with sessions() as session:
         rows = session.scalars(select(ReadReplica).where(ReadReplica.instance_id == instance_id))
         assert sorted(r.node_name for r in rows) == ["r1", "r2", "r3"]
+
+
+def _ready_instance(
+    sessions: sessionmaker[Session], principal: Principal, replica_count: int = 0
+) -> tuple[str, list[str]]:
+    """A ready instance with ready read replicas (rows only: no job runs here)."""
+    with sessions() as session:
+        instance, _ = instances.create(session, principal, "fr-par", _request(0))
+        instance_id = instance.id
+    replica_ids = []
+    for _ in range(replica_count):
+        with sessions() as session:
+            session.get(Instance, instance_id).status = "ready"  # type: ignore[union-attr]
+            session.commit()
+            replica, _ = replicas.create(session, principal, "fr-par", instance_id, [], True)
+            replica.status = "ready"
+            session.commit()
+            replica_ids.append(replica.id)
+    with sessions() as session:
+        session.get(Instance, instance_id).status = "ready"  # type: ignore[union-attr]
+        session.commit()
+    return instance_id, replica_ids
+
+
+def _operations(sessions: sessionmaker[Session], kind: str) -> int:
+    with sessions() as session:
+        query = select(func.count()).select_from(Operation).where(Operation.kind == kind)
+        return int(session.scalar(query) or 0)
+
+
+def test_concurrent_promotes_make_one_instance(metadata_store: str) -> None:
+    sessions = migrated(metadata_store)
+    principal = _tenant(sessions)
+    _, (replica_id,) = _ready_instance(sessions, principal, replica_count=1)
+
+    def attempt(i: int) -> None:
+        with sessions() as session:
+            replicas.promote(session, principal, "fr-par", replica_id)
+
+    assert _race(6, attempt) == Counter({"ok": 1, "transient_state": 5})
+    assert _instances(sessions, principal.organization_id) == 2  # the source and one promoted
+    assert _operations(sessions, "promote_replica") == 1
+    with sessions() as session:
+        replica = session.get(ReadReplica, replica_id)
+        assert replica is not None and replica.status == "promoting"
+
+
+def test_concurrent_deletes_record_one_deletion(metadata_store: str) -> None:
+    sessions = migrated(metadata_store)
+    principal = _tenant(sessions)
+    instance_id, (replica_id,) = _ready_instance(sessions, principal, replica_count=1)
+
+    def delete_replica(i: int) -> None:
+        with sessions() as session:
+            replicas.delete(session, principal, "fr-par", replica_id)
+
+    def delete_instance(i: int) -> None:
+        with sessions() as session:
+            instances.delete(session, principal, "fr-par", instance_id)
+
+    assert _race(6, delete_replica) == Counter({"ok": 6})  # idempotent, like the real API
+    assert _operations(sessions, "delete_replica") == 1
+    assert _race(6, delete_instance) == Counter({"ok": 6})
+    assert _operations(sessions, "delete_instance") == 1
+
+
+def test_deletion_wins_over_any_status(metadata_store: str) -> None:
+    sessions = migrated(metadata_store)
+    principal = _tenant(sessions)
+    for status in ("provisioning", "initializing", "configuring", "autohealing", "error"):
+        with sessions() as session:
+            instance, _ = instances.create(session, principal, "fr-par", _request(0))
+            instance.status = status
+            session.commit()
+            _, op_id = instances.delete(session, principal, "fr-par", instance.id)
+            assert op_id is not None and instance.status == "deleting", status
+
+
+def test_concurrent_renewals_start_one_job(metadata_store: str) -> None:
+    sessions = migrated(metadata_store)
+    principal = _tenant(sessions)
+    instance_id, _ = _ready_instance(sessions, principal)
+
+    def attempt(i: int) -> None:
+        with sessions() as session:
+            instances.renew_certificate(session, principal, "fr-par", instance_id)
+
+    assert _race(6, attempt) == Counter({"ok": 1, "transient_state": 5})
+    assert _operations(sessions, "install_tls") == 1
