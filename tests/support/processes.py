@@ -42,9 +42,10 @@ def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: flo
 
 
 @contextmanager
-def api_server() -> Iterator[str]:
+def api_server(env: dict[str, str] | None = None, log_name: str = "api") -> Iterator[str]:
+    """``env`` overrides the session's environment (another metadata store, say)."""
     port = free_port()
-    log = _log_file("api").open("ab")
+    log = _log_file(log_name).open("ab")
     proc = subprocess.Popen(
         [
             str(BIN / "uvicorn"),
@@ -58,6 +59,7 @@ def api_server() -> Iterator[str]:
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,
+        env={**os.environ, **(env or {})},
     )
     url = f"http://127.0.0.1:{port}"
     try:
