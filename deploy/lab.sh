@@ -24,12 +24,31 @@ ensure_docker() {
   command -v dockerd >/dev/null || { log "docker: installing docker.io"; apt_install docker.io; }
   command -v docker >/dev/null || die "no docker client"
   [ "$(id -u)" = 0 ] || die "no Docker engine answers and starting dockerd needs root"
+  start_dockerd
+}
+
+start_dockerd() {
   log "docker: starting dockerd"
   # Small /24 subnets from a large pool: one network per instance, hundreds of instances.
   nohup dockerd --default-address-pool base=172.30.0.0/16,size=24 \
-    >"$STATE/log/dockerd.log" 2>&1 &
+    >>"$STATE/log/dockerd.log" 2>&1 &
   for _ in $(seq 1 60); do docker_answers && { log "docker: engine answers"; return; }; sleep 1; done
   die "dockerd did not answer within 60 s (see $STATE/log/dockerd.log)"
+}
+
+# The fault tests restart the engine and Redis the way a host would (only those started here).
+restart_docker() {
+  [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST is set: not restarting someone else's engine"
+  pkill -TERM -x dockerd || true
+  for _ in $(seq 1 60); do pgrep -x dockerd >/dev/null || break; sleep 0.5; done
+  start_dockerd
+}
+
+restart_redis() {
+  [ -z "${REDIS_URL:-}" ] || die "REDIS_URL is set: not restarting someone else's Redis"
+  redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true
+  for _ in $(seq 1 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 || break; sleep 0.2; done
+  ensure_redis
 }
 
 ensure_redis() {
@@ -69,6 +88,12 @@ ensure_venv() {
   echo "$stamp" >"$venv/.dbaas-stamp"
 }
 
+case "${1:-}" in
+  restart-docker) restart_docker; exit 0 ;;
+  restart-redis) restart_redis; exit 0 ;;
+  "") ;;
+  *) die "usage: deploy/lab.sh [restart-docker|restart-redis]" ;;
+esac
 ensure_host_tools
 ensure_docker
 ensure_redis

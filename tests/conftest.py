@@ -43,10 +43,10 @@ keyring.write_key_file(Path(TEST_ENV["DBAAS_ENCRYPTION_KEY_FILE"]), [keyring.new
 @pytest.fixture(scope="session", autouse=True)
 def _remove_state_dir() -> Iterator[None]:
     """The session's state directory goes at the end, unless a volume is still mounted in it
-    (then it is left for inspection)."""
+    or DBAAS_TEST_KEEP_STATE is set (then it is left for inspection: logs are in log/)."""
     yield
     mounts = Path("/proc/mounts").read_text() if Path("/proc/mounts").exists() else ""
-    if f" {_STATE}/" not in mounts:
+    if f" {_STATE}/" not in mounts and not os.environ.get("DBAAS_TEST_KEEP_STATE"):
         shutil.rmtree(_STATE, ignore_errors=True)
 
 
@@ -62,15 +62,26 @@ def migrated_db() -> str:
 
 
 @pytest.fixture(scope="session")
-def api_url(migrated_db: str) -> Iterator[str]:
-    with processes.api_server() as url:
-        yield url
+def api_service(migrated_db: str) -> Iterator[processes.Service]:
+    with processes.running(processes.api()) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")
-def worker(migrated_db: str) -> Iterator[processes.Worker]:
-    with processes.celery_worker() as w:
-        yield w
+def api_url(api_service: processes.Service) -> str:
+    return processes.url_of(api_service)
+
+
+@pytest.fixture(scope="session")
+def beat(migrated_db: str) -> Iterator[processes.Service]:
+    with processes.running(processes.beat()) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def worker(migrated_db: str, beat: processes.Service) -> Iterator[processes.Service]:
+    with processes.running(processes.worker()) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")
@@ -84,9 +95,9 @@ def other_tenant(migrated_db: str) -> tenants.Tenant:
 
 
 @pytest.fixture(scope="session")
-def monitor(migrated_db: str) -> Iterator[object]:
-    with processes.ha_monitor() as proc:
-        yield proc
+def monitor(migrated_db: str) -> Iterator[processes.Service]:
+    with processes.running(processes.monitor()) as service:
+        yield service
 
 
 @pytest.fixture(scope="session")

@@ -160,8 +160,8 @@ def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any)
         networking_config=networking,
         stop_signal=spec.stop_signal,
     )
-    for network in spec.extra_networks:
-        client().api.connect_container_to_network(created["Id"], network)
+    container = client().containers.get(created["Id"])
+    _join_networks(container, spec.extra_networks)
     return client().containers.get(created["Id"])
 
 
@@ -182,12 +182,20 @@ def ensure_container(
             container = None
         if container is None:
             container = _create(spec)
+        _join_networks(container, spec.extra_networks)  # a creator killed half-way skipped it
         if files and container.status == "created":  # never started: (re)seed its files
             put_files(container, files_base, files)
         if container.status != "running":
             container.start()
             container.reload()
         return container
+
+
+def _join_networks(container: Container, networks: list[str]) -> None:
+    joined = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
+    for network in networks:
+        if network not in joined:
+            client().api.connect_container_to_network(container.id, network)
 
 
 def put_files(container: Container, base: str, files: dict[str, FileSpec]) -> None:

@@ -20,7 +20,7 @@ from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import operations
 from controlplane.settings import get_settings
-from workers import docker_driver, locks, naming, nodes, proxies
+from workers import docker_driver, faultpoints, locks, naming, nodes, proxies
 from workers.blueprint import Blueprint, connection, lb_servers
 from workers.blueprint import load as load_blueprint
 from workers.ha_policy import Action, Observation
@@ -103,6 +103,7 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
 
     started = time.monotonic()
     docker_driver.fence(bp.container(old))  # 1. the old main node never serves again
+    faultpoints.pause("after_fence")
     fenced = time.monotonic()
     bp.agent.promote(connection(bp, new))  # 2. every acknowledged commit is already applied here
     promoted = time.monotonic()

@@ -45,11 +45,13 @@ def lab(client: docker.DockerClient) -> Iterator[Lab]:
 
 def start_postgres(lab: Lab, image: str, password: str, **kwargs: object):
     """initdb with a scram password for 'postgres' (file put in before start), then postgres."""
-    script = (
-        'initdb -D "$PGDATA" --username=postgres --pwfile=/tmp/pwfile --auth-local=trust '
+    script = (  # a restart (restart policy) finds the cluster made and starts it
+        'if [ ! -s "$PGDATA/PG_VERSION" ]; then\n'
+        '  initdb -D "$PGDATA" --username=postgres --pwfile=/tmp/pwfile --auth-local=trust '
         "--auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null\n"
-        "rm /tmp/pwfile\n"
-        'echo "host all all 0.0.0.0/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"\n'
+        "  rm /tmp/pwfile\n"
+        '  echo "host all all 0.0.0.0/0 scram-sha-256" >> "$PGDATA/pg_hba.conf"\n'
+        "fi\n"
         "exec postgres -c listen_addresses='*'\n"
     )
     pwfile = {"pwfile": (password.encode(), 0o600, ENGINE_UID, ENGINE_UID)}

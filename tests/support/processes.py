@@ -1,4 +1,6 @@
-"""The real API and Celery worker as subprocesses of the test session."""
+"""The service's processes (API, Celery worker, Celery beat, HA monitor) as subprocesses of the
+test session, the way ``deploy/up.sh`` runs them. Each can be killed and started again, which is
+what the fault tests do; the API keeps its port across restarts."""
 
 from __future__ import annotations
 
@@ -31,94 +33,55 @@ def _log_file(name: str) -> Path:
     return path
 
 
-def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@contextmanager
-def api_server(env: dict[str, str] | None = None, log_name: str = "api") -> Iterator[str]:
-    """``env`` overrides the session's environment (another metadata store, say)."""
-    port = free_port()
-    log = _log_file(log_name).open("ab")
-    proc = subprocess.Popen(
-        [
-            str(BIN / "uvicorn"),
-            "controlplane.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"API did not start; see {log.name}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        _stop(proc)
-        log.close()
-
-
 @dataclass
-class Worker:
-    """A restartable Celery worker; ``kill()`` is a SIGKILL of the whole worker."""
+class Service:
+    """One restartable process (its own process group: a kill takes its children too)."""
 
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    health_url: str | None = None  # polled after each start until it answers 200
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start(self) -> None:
-        log = _log_file("worker").open("ab")
-        proc = subprocess.Popen(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "workers.app",
-                "worker",
-                "--loglevel",
-                "INFO",
-                "--concurrency",
-                "4",
-                "--pool",
-                "threads",
-                "-n",
-                f"test{len(self.procs)}@%h",
-                "-B",
-                "-s",
-                str(_log_file("beat").with_suffix(".schedule")),
-            ],
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with _log_file(self.name).open("ab") as log:
+            proc = subprocess.Popen(
+                self.argv,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                start_new_session=True,
+            )
         self.procs.append(proc)
+        if self.health_url:
+            self._wait_healthy(proc)
+
+    def _wait_healthy(self, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(self.health_url or "", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start; see {_log_file(self.name)}")
+            time.sleep(0.2)
 
     @property
     def current(self) -> subprocess.Popen[bytes]:
         return self.procs[-1]
 
+    @property
+    def running(self) -> bool:
+        return bool(self.procs) and self.current.poll() is None
+
     def kill(self) -> None:
-        os.killpg(self.current.pid, signal.SIGKILL)
-        self.current.wait()
+        """SIGKILL, as a crash or the OOM killer would."""
+        if self.running:
+            os.killpg(self.current.pid, signal.SIGKILL)
+            self.current.wait()
 
     def stop(self) -> None:
         for proc in self.procs:
@@ -131,24 +94,62 @@ class Worker:
                     proc.wait()
 
 
-@contextmanager
-def celery_worker() -> Iterator[Worker]:
-    worker = Worker()
-    worker.start()
-    try:
-        yield worker
-    finally:
-        worker.stop()
+# Kept for the tests that speak of "the worker".
+Worker = Service
+
+
+def api(env: dict[str, str] | None = None, name: str = "api") -> Service:
+    port = free_port()
+    argv = [str(BIN / "uvicorn"), "controlplane.main:create_app", "--factory"]
+    argv += ["--host", "127.0.0.1", "--port", str(port)]
+    return Service(name, argv, env or {}, health_url=f"http://127.0.0.1:{port}/healthz")
+
+
+def url_of(service: Service) -> str:
+    assert service.health_url is not None
+    return service.health_url.removesuffix("/healthz")
+
+
+def worker() -> Service:
+    argv = [str(BIN / "celery"), "-A", "workers.app", "worker", "--loglevel", "INFO"]
+    argv += ["--concurrency", "4", "--pool", "threads", "-n", "test@%h"]
+    return Service("worker", argv)
+
+
+def beat() -> Service:
+    schedule = _log_file("beat").with_suffix(".schedule")
+    argv = [str(BIN / "celery"), "-A", "workers.app", "beat", "--loglevel", "INFO"]
+    return Service("beat", [*argv, "-s", str(schedule)])
+
+
+def monitor() -> Service:
+    return Service("monitor", [str(BIN / "dbaas"), "monitor"])
 
 
 @contextmanager
-def ha_monitor() -> Iterator[subprocess.Popen[bytes]]:
-    log = _log_file("monitor").open("ab")
-    proc = subprocess.Popen(
-        [str(BIN / "dbaas"), "monitor"], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-    )
+def running(service: Service) -> Iterator[Service]:
+    service.start()
     try:
-        yield proc
+        yield service
     finally:
-        _stop(proc)
-        log.close()
+        service.stop()
+
+
+@contextmanager
+def api_server(env: dict[str, str] | None = None, log_name: str = "api") -> Iterator[str]:
+    """An API process (``env`` overrides the session's environment: another store, say)."""
+    with running(api(env, log_name)) as service:
+        yield url_of(service)
+
+
+@contextmanager
+def celery_worker() -> Iterator[Service]:
+    """A worker and beat, as ``deploy/up.sh`` runs them; yields the worker."""
+    with running(beat()), running(worker()) as w:
+        yield w
+
+
+@contextmanager
+def ha_monitor() -> Iterator[Service]:
+    with running(monitor()) as service:
+        yield service

@@ -29,7 +29,13 @@ def postgres_server() -> Iterator[str]:
     password = secrets.token_hex(12)
     port = helpers.free_port()
     try:
-        start_postgres(lab, PG_IMAGE, password, ports={"5432/tcp": ("127.0.0.1", port)})
+        start_postgres(  # survives a Docker daemon restart (the fault tests make one)
+            lab,
+            PG_IMAGE,
+            password,
+            ports={"5432/tcp": ("127.0.0.1", port)},
+            restart_policy={"Name": "unless-stopped"},
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
