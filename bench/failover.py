@@ -2,10 +2,12 @@
 
 Usage (after deploy/lab.sh): .venv/bin/python bench/failover.py [--runs 5] [--family postgresql]
 
-For each engine family: one HA instance (real API, Celery worker and HA monitor processes), a
-client writing through the load-balancer endpoint in a loop, then ``--runs`` times: kill the main
-node, measure until a write succeeds again, count acknowledged commits missing afterwards (must
-be 0), and wait until the instance is synchronous HA again before the next run.
+For each engine family: one HA instance (real API, Celery worker and HA monitor processes), one
+client writing through the load-balancer endpoint in a loop for the whole run, and ``--runs``
+times: wait until the instance is synchronous HA again and writes flow, kill the main node,
+measure until a write succeeds again. At the end: acknowledged commits missing (must be 0), and
+the longest gap between two acknowledged commits outside the failovers (writes must flow while
+the old main node is rebuilt as the new standby).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import sys
 import threading
 import time
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
@@ -58,31 +61,43 @@ def create_ha(api_url: str, tenant: tenants.Tenant, engine: str) -> tuple[str, i
         time.sleep(0.5)
 
 
-def measure(
-    client: EngineClient, instance_id: str, port: int, runs: int
-) -> list[tuple[float, int]]:
+def measure(client: EngineClient, instance_id: str, port: int, runs: int) -> Result:
+    """One writer for all runs: writes must flow between failovers too."""
     docker_client = docker.from_env()
     with closing(client.connect("127.0.0.1", port, "bench", PASSWORD)) as conn:
         client.create_probe_table(conn)
-    results = []
-    for _ in range(runs):
-        wait_ha_again(instance_id)
-        loop = WriteLoop(client, "127.0.0.1", port, "bench", PASSWORD)
-        writer = threading.Thread(target=loop.run, daemon=True)
-        writer.start()
-        loop.wait_for_progress(after=50, timeout=30)
-        docker_client.containers.get(primary_container(instance_id)).kill()
-        before = len(loop.acknowledged)
-        outage = loop.wait_for_progress(after=before, timeout=120)
+    loop = WriteLoop(client, "127.0.0.1", port, "bench", PASSWORD)
+    writer = threading.Thread(target=loop.run, daemon=True)
+    writer.start()
+    outages: list[float] = []
+    windows: list[tuple[float, float]] = []
+    try:
+        for _ in range(runs):
+            wait_ha_again(instance_id)
+            loop.wait_for_progress(after=len(loop.acknowledged) + 20, timeout=60)
+            killed = time.monotonic()
+            docker_client.containers.get(primary_container(instance_id)).kill()
+            before = len(loop.acknowledged)
+            outages.append(loop.wait_for_progress(after=before, timeout=120))
+            windows.append((killed, time.monotonic()))
+            print(f"  kill -> first write {outages[-1]:.2f} s", flush=True)
+    finally:
         loop.stop.set()
         writer.join(10)
-        with closing(client.connect("127.0.0.1", port, "bench", PASSWORD)) as conn:
-            lost = len(set(loop.acknowledged) - client.probe_ids(conn))
-        results.append((outage, lost))
-        print(
-            f"  kill -> first write {outage:.2f} s, acknowledged commits lost: {lost}", flush=True
-        )
-    return results
+    with closing(client.connect("127.0.0.1", port, "bench", PASSWORD)) as conn:
+        lost = len(set(loop.acknowledged) - client.probe_ids(conn))
+    stall = loop.longest_stall(excluding=windows)
+    print(f"  acknowledged {len(loop.acknowledged)}, lost {lost}, longest stall between "
+          f"failovers {stall:.2f} s", flush=True)  # fmt: skip
+    return Result(outages, lost, stall, len(loop.acknowledged))
+
+
+@dataclass(frozen=True)
+class Result:
+    outages: list[float]
+    lost: int
+    longest_stall: float
+    acknowledged: int
 
 
 def main() -> None:
@@ -96,25 +111,23 @@ def main() -> None:
             client = CLIENTS[family]
             print(f"{client.engine}:", flush=True)
             instance_id, port = create_ha(api_url, tenant, client.engine)
-            results = measure(client, instance_id, port, args.runs)
-            times = [t for t, _ in results]
-            rows.append(
-                (
-                    client.engine,
-                    statistics.median(times),
-                    max(times),
-                    sum(lost for _, lost in results),
-                )
-            )
+            result = measure(client, instance_id, port, args.runs)
+            rows.append((client.engine, result))
             wait_ha_again(instance_id)
             base = f"{api_url}/rdb/v1/regions/fr-par/instances/{instance_id}"
             httpx.delete(base, headers=tenant.headers).raise_for_status()
             while httpx.get(base, headers=tenant.headers).status_code != 404:
                 time.sleep(0.5)
-    print("\n| engine | runs | kill -> first write (median) | worst | acknowledged commits lost |")
-    print("|---|---|---|---|---|")
-    for engine, median, worst, lost in rows:
-        print(f"| {engine} | {args.runs} | {median:.2f} s | {worst:.2f} s | {lost} |")
+    print(
+        "\n| engine | failovers | kill -> first write (median) | worst "
+        "| longest stall between failovers | commits acknowledged | lost |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for engine, r in rows:
+        print(
+            f"| {engine} | {len(r.outages)} | {statistics.median(r.outages):.2f} s "
+            f"| {max(r.outages):.2f} s | {r.longest_stall:.2f} s | {r.acknowledged} | {r.lost} |"
+        )
 
 
 if __name__ == "__main__":

@@ -79,4 +79,7 @@ def remove_leftovers() -> None:
         volume.remove(force=True)
     for name in volumes.existing_names():
         volumes.remove(name)
-    shutil.rmtree(get_settings().state_dir, ignore_errors=True)
+    if os.environ.get("DBAAS_BENCH_KEEP_STATE"):  # logs stay for inspection
+        print(f"state kept in {get_settings().state_dir}")
+    else:
+        shutil.rmtree(get_settings().state_dir, ignore_errors=True)

@@ -49,6 +49,7 @@ class ContainerSpec:
     environment: dict[str, str] = field(default_factory=dict)
     shm_bytes: int | None = None
     pids_limit: int = 256
+    dns_options: list[str] = field(default_factory=list)  # resolv.conf options
     # More networks, joined before the first start (``network`` is the one ports publish on).
     extra_networks: list[str] = field(default_factory=list)
 
@@ -145,6 +146,7 @@ def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any)
         network_mode=spec.network,
         log_config={"Type": "json-file", "Config": {"max-size": "10m", "max-file": "3"}},
         pids_limit=spec.pids_limit,
+        dns_opt=spec.dns_options or None,
         **HARDENING,
         **extra,
     )

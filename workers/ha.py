@@ -68,7 +68,7 @@ def observe(sessions: sessionmaker[Session], instance_id: str) -> Observation | 
 
 def act(sessions: sessionmaker[Session], instance_id: str, action: Action, reason: str) -> bool:
     """Carry out the monitor's decision; False when someone else holds the instance."""
-    with locks.holding("instance", instance_id, wait=1.0) as lock:
+    with locks.holding("instance", instance_id, wait=1.0, ttl=60) as lock:
         if lock is None:
             return False
         if action == Action.FAILOVER:

@@ -78,8 +78,11 @@ def apply_role(cursor: Cursor, flavor: Flavor, role: Role) -> None:
     """
     status = replica_status(cursor, flavor)
     if role.kind == "primary" and status is not None:
-        source = status.get(flavor.source_host_column)
-        raise PermanentError(f"{role.node} still follows {source}: promote it first")
+        if not is_writable(cursor, flavor):
+            source = status.get(flavor.source_host_column)
+            raise PermanentError(f"{role.node} still follows {source}: promote it first")
+        detach(cursor, flavor)  # promoted: the old primary's settings go
+        status = None
     if role.kind != "primary" and status is None:
         raise PermanentError(f"{role.node} follows no primary: it needs a fresh copy")
     semi_sync_replica = flavor.semi_sync.replica_enabled
@@ -105,23 +108,29 @@ def apply_role(cursor: Cursor, flavor: Flavor, role: Role) -> None:
 
 
 def promote(cursor: Cursor, flavor: Flavor, timeout: float = PROMOTE_WAIT_SECONDS) -> None:
-    """Stop following, after applying everything received, then accept writes.
+    """Accept writes, after applying everything received (the caller fenced the old primary).
 
-    The caller has fenced the old primary. Semi-sync (AFTER_SYNC) only guarantees that an
-    acknowledged commit is in this node's relay log: the receiver is stopped first so the
-    received position is final, and the node is not promoted until its applier has reached it.
+    Semi-sync (AFTER_SYNC) only guarantees that an acknowledged commit is in this node's relay
+    log: the node is not opened for writes until its applier has reached what was received.
+    The fenced primary sends nothing more, so the received position is final without stopping
+    the receiver, which matters: a receiver retrying a dead primary is stuck in a name lookup
+    (about 20 s on an internal network, where unknown names get no answer) and ``STOP SLAVE``
+    would wait for it. Forgetting the old primary (``detach``) comes after the switch, when the
+    node is configured as a primary (``apply_role``), off the clients' critical path.
     """
     status = replica_status(cursor, flavor)
     if status is not None:
-        cursor.execute(flavor.stop_receiver)
-        status = replica_status(cursor, flavor) or status
         received = str(status.get(flavor.received_column) or "")
         if received:
             _wait_applied(cursor, flavor, received, timeout)
-        cursor.execute(flavor.stop_replica)
-        cursor.execute(flavor.reset_replica)
     for name in flavor.read_only_variables:
         cursor.execute(sql.set_global(name, "OFF"))
+
+
+def detach(cursor: Cursor, flavor: Flavor) -> None:
+    """Stop following and forget the primary (a promoted node; waits for the receiver)."""
+    cursor.execute(flavor.stop_replica)
+    cursor.execute(flavor.reset_replica)
 
 
 def _wait_applied(cursor: Cursor, flavor: Flavor, received: str, timeout: float) -> None:
@@ -139,9 +148,13 @@ def _wait_applied(cursor: Cursor, flavor: Flavor, received: str, timeout: float)
             raise TemporaryError(f"relay log not applied up to {received} within {timeout:.0f} s")
 
 
-def is_primary(cursor: Cursor, flavor: Flavor) -> bool:
+def is_writable(cursor: Cursor, flavor: Flavor) -> bool:
     read_only = [_scalar(cursor, f"SELECT @@GLOBAL.{name}") for name in flavor.read_only_variables]
-    return not any(int(v or 0) for v in read_only) and replica_status(cursor, flavor) is None
+    return not any(int(v or 0) for v in read_only)
+
+
+def is_primary(cursor: Cursor, flavor: Flavor) -> bool:
+    return is_writable(cursor, flavor) and replica_status(cursor, flavor) is None
 
 
 def primary_view(cursor: Cursor, flavor: Flavor) -> PrimaryView:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tests.e2e.clients import EngineClient
@@ -11,19 +12,22 @@ from tests.e2e.clients import EngineClient
 
 @dataclass
 class WriteLoop:
-    """Inserts increasing ids through the endpoint; remembers each acknowledged commit."""
+    """Inserts increasing ids (from ``first_id``) through the endpoint; remembers each
+    acknowledged commit and when it was acknowledged."""
 
     client: EngineClient
     host: str
     port: int
     user: str
     password: str
+    first_id: int = 1
     acknowledged: list[int] = field(default_factory=list)
+    acknowledged_at: list[float] = field(default_factory=list)  # monotonic
     failures: int = 0
     stop: threading.Event = field(default_factory=threading.Event)
 
     def run(self) -> None:
-        next_id = 0
+        next_id = self.first_id - 1
         conn = None
         while not self.stop.is_set():
             try:
@@ -34,6 +38,7 @@ class WriteLoop:
                 next_id += 1
                 self.client.insert_committed(conn, next_id)
                 self.acknowledged.append(next_id)  # only after the commit returned
+                self.acknowledged_at.append(time.monotonic())
             except Exception:
                 self.failures += 1
                 conn = self.client.close_quietly(conn)
@@ -47,3 +52,13 @@ class WriteLoop:
             assert time.monotonic() - start < timeout, "writes never resumed"
             time.sleep(0.02)
         return time.monotonic() - start
+
+    def longest_stall(self, excluding: Sequence[tuple[float, float]] = ()) -> float:
+        """The longest gap between two acknowledged commits that does not overlap one of the
+        ``excluding`` windows (monotonic start, end): the stalls outside failovers."""
+        gaps = [
+            later - earlier
+            for earlier, later in zip(self.acknowledged_at, self.acknowledged_at[1:], strict=False)
+            if not any(earlier < end and later > start for start, end in excluding)
+        ]
+        return max(gaps, default=0.0)
