@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -116,10 +116,15 @@ class EngineAgent(ABC):
     def ping(self, conn: Connection, timeout: float) -> None:
         """One round trip (``SELECT 1``); ``TemporaryError`` when the server does not answer."""
 
-    def wait_ready(self, conn: Connection, timeout: float) -> None:
-        """Block until the server accepts this connection, or raise ``TemporaryError``."""
+    def wait_ready(
+        self, conn: Connection, timeout: float, interrupt: Callable[[], None] | None = None
+    ) -> None:
+        """Block until the server accepts this connection, or raise ``TemporaryError``;
+        ``interrupt`` is called between tries (it raises to stop waiting)."""
         deadline = time.monotonic() + timeout
         while True:
+            if interrupt is not None:
+                interrupt()
             try:
                 self.ping(conn, timeout=2)
                 return

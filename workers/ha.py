@@ -20,7 +20,7 @@ from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import operations
 from controlplane.settings import get_settings
-from workers import docker_driver, faultpoints, locks, naming, nodes, proxies
+from workers import docker_driver, faultpoints, locks, naming, nodes, preemption, proxies
 from workers.blueprint import Blueprint, connection, lb_servers
 from workers.blueprint import load as load_blueprint
 from workers.ha_policy import Action, Observation
@@ -69,8 +69,10 @@ def observe(sessions: sessionmaker[Session], instance_id: str) -> Observation | 
 def act(sessions: sessionmaker[Session], instance_id: str, action: Action, reason: str) -> bool:
     """Carry out the monitor's decision; False when someone else holds the instance."""
     with locks.holding("instance", instance_id, wait=1.0, ttl=60) as lock:
-        if lock is None:
+        if lock is None:  # a job holds it: ask it to yield, act at a next tick
+            preemption.request(instance_id)
             return False
+        preemption.withdraw(instance_id)
         if action == Action.FAILOVER:
             failover(sessions, instance_id, reason)
         elif action == Action.DEGRADE:
@@ -87,6 +89,10 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
             return
         bp = load_blueprint(instance)
         old, (new,) = bp.primary, bp.standbys()
+        if not _can_take_over(bp, new):
+            log.warning("instance %s: standby %s cannot take over now; not failing over",
+                        instance_id, new)  # fmt: skip
+            return
         if instance.status != InstanceStatus.AUTOHEALING:
             set_status(session, instance, InstanceStatus.AUTOHEALING, reason)
         op = operations.record_running(
@@ -141,9 +147,21 @@ def failover(sessions: sessionmaker[Session], instance_id: str, reason: str) -> 
         assert instance is not None
         set_status(session, instance, InstanceStatus.READY, None)
         _finish(session, op_id, f"failed over from {old} to {new}: {reason}")
-        rebuild = operations.record(session, "heal_instance", "instance", instance_id)
+        rebuild = operations.record_once(session, "heal_instance", "instance", instance_id)
         session.commit()
-    operations.publish_after_commit(sessions, [rebuild.id])
+    operations.publish_after_commit(sessions, [rebuild.id if rebuild else None])
+
+
+def _can_take_over(bp: Blueprint, standby: str) -> bool:
+    """Checked before anything is fenced: a standby that is gone or does not answer must not
+    be promoted, and the main node is left alone (the monitor looks again next tick)."""
+    if docker_driver.container_state(bp.container(standby)) != "running":
+        return False
+    try:
+        bp.agent.ping(connection(bp, standby), timeout=PROBE_TIMEOUT_SECONDS)
+    except TemporaryError:
+        return False
+    return True
 
 
 def degrade(sessions: sessionmaker[Session], instance_id: str, reason: str) -> None:
@@ -164,9 +182,9 @@ def degrade(sessions: sessionmaker[Session], instance_id: str, reason: str) -> N
     nodes.write_config(bp, bp.primary)
     with sessions() as session:
         _finish(session, op_id, f"replication degraded to asynchronous: {reason}")
-        rebuild = operations.record(session, "heal_instance", "instance", instance_id)
+        rebuild = operations.record_once(session, "heal_instance", "instance", instance_id)
         session.commit()
-    operations.publish_after_commit(sessions, [rebuild.id])
+    operations.publish_after_commit(sessions, [rebuild.id if rebuild else None])
 
 
 def _heal(sessions: sessionmaker[Session], instance_id: str, reason: str) -> None:
@@ -175,9 +193,9 @@ def _heal(sessions: sessionmaker[Session], instance_id: str, reason: str) -> Non
         if instance is None or instance.status != InstanceStatus.READY:
             return
         set_status(session, instance, InstanceStatus.AUTOHEALING, reason)
-        heal = operations.record(session, "heal_instance", "instance", instance_id)
+        heal = operations.record_once(session, "heal_instance", "instance", instance_id)
         session.commit()
-    operations.publish_after_commit(sessions, [heal.id])
+    operations.publish_after_commit(sessions, [heal.id if heal else None])
 
 
 def _wait_through_endpoint(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +22,7 @@ from controlplane.domain.failures import Cancelled, TemporaryError
 from controlplane.domain.states import InstanceStatus, InvalidTransition
 from controlplane.services import ports, transitions
 from controlplane.settings import get_settings
-from workers import docker_driver, naming, nodes, proxies, volumes
+from workers import docker_driver, naming, nodes, preemption, proxies, volumes
 from workers.blueprint import Blueprint, connection, lb_proxy, replica_proxies
 from workers.blueprint import load as load_blueprint
 from workers.runner import OperationContext
@@ -46,7 +47,9 @@ def set_status(
 
 
 def check_wanted(sessions: sessionmaker[Session], instance_id: str) -> None:
-    """Between steps of a job: stop when the instance is being deleted (deletion wins)."""
+    """Between steps of a job: stop when the instance is being deleted (deletion wins), yield
+    when the HA monitor needs it (``preemption``)."""
+    preemption.check(instance_id)
     with sessions() as session:
         if _gone(load_instance(session, instance_id)):
             raise Cancelled(f"instance {instance_id} is being deleted")
@@ -97,7 +100,8 @@ def converge_instance(
     _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
 
     primary = connection(bp, bp.primary)
-    bp.agent.wait_ready(primary, timeout=60)
+    yield_to_monitor = partial(preemption.check, instance_id)
+    bp.agent.wait_ready(primary, timeout=60, interrupt=yield_to_monitor)
     nodes.write_config(bp, bp.primary)  # settings and sync standbys as the rows say
     bp.agent.ensure_database(primary)
     if bp.admin_user:
@@ -114,7 +118,8 @@ def converge_instance(
         proxies.ensure(proxy)
 
     # Ready means reachable the way users reach it: through the load-balancer endpoint.
-    bp.agent.wait_ready(replace(primary, host=s.publish_address, port=lb_port), timeout=30)
+    through_endpoint = replace(primary, host=s.publish_address, port=lb_port)
+    bp.agent.wait_ready(through_endpoint, timeout=30, interrupt=yield_to_monitor)
     log.info("instance %s: reachable through its endpoint", instance_id)
 
     with sessions() as session:
@@ -131,7 +136,7 @@ def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild:
     bp.agent.ensure_replication_user(connection(bp, bp.primary), bp.replication_password)
     for node in bp.standbys() + bp.replicas():
         check_wanted(sessions, bp.instance_id)
-        _ensure_following(bp, node, rebuild=node in rebuild)
+        _ensure_following(sessions, bp, node, rebuild=node in rebuild)
         nodes.write_config(bp, node)  # settings and TLS files as the rows say
     with sessions() as session:
         instance = load_instance(session, bp.instance_id)
@@ -154,18 +159,42 @@ def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild:
             session.commit()
 
 
-def _ensure_following(bp: Blueprint, node: str, rebuild: bool) -> None:
+def _ensure_following(
+    sessions: sessionmaker[Session], bp: Blueprint, node: str, rebuild: bool
+) -> None:
     """A follower that cannot stream from its volume's data (it diverged, or the volume is
-    gone) is rebuilt from a fresh copy of the primary."""
+    gone) is rebuilt from a fresh copy of the primary; one that does not stream because the
+    primary is down is left alone (its data may be the only up-to-date copy)."""
     nodes.ensure_standby(bp, node, rebuild=rebuild)
     try:
         nodes.wait_streaming(bp, node, timeout=60 if rebuild else 20)
     except TemporaryError:
         if rebuild:
             raise
+        bp.agent.ping(connection(bp, bp.primary), timeout=2)  # raises: the primary is down
         log.warning("%s of %s does not follow its primary; rebuilding it", node, bp.instance_id)
+        _mark_for_rebuild(sessions, bp, node)
         nodes.ensure_standby(bp, node, rebuild=True)
         nodes.wait_streaming(bp, node)
+
+
+def _mark_for_rebuild(sessions: sessionmaker[Session], bp: Blueprint, node: str) -> None:
+    """Recorded before the node's data goes: the HA monitor never promotes a node being
+    rebuilt, and a synchronous standby is first released (the instance degrades)."""
+    with sessions() as session:
+        instance = load_instance(session, bp.instance_id)
+        if instance is None:
+            return
+        for row in instance.nodes:
+            if row.name == node:
+                row.needs_rebuild = True
+        was_sync = instance.sync_mode == "sync" and bp.roles[node].kind == "standby"
+        if was_sync:
+            instance.sync_mode = "degraded"
+        session.commit()
+        degraded = load_blueprint(instance)
+    if was_sync:
+        nodes.write_config(degraded, degraded.primary)  # commits stop waiting for the node
 
 
 def _advance(

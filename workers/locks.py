@@ -18,13 +18,15 @@ LOCK_TTL_SECONDS = 20
 
 
 @cache
-def _redis(url: str) -> redis.Redis:
+def client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=5)
 
 
 def resource_lock(resource_type: str, resource_id: str, ttl: float = LOCK_TTL_SECONDS) -> Lock:
-    client = _redis(get_settings().redis_url)
-    return client.lock(f"dbaas:lock:{resource_type}:{resource_id}", timeout=ttl, thread_local=False)
+    client_ = client(get_settings().redis_url)
+    return client_.lock(
+        f"dbaas:lock:{resource_type}:{resource_id}", timeout=ttl, thread_local=False
+    )
 
 
 @contextmanager

@@ -8,9 +8,8 @@ from collections.abc import Callable
 from agents.base import FileSpec, Role, StandbyState
 from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.settings import get_settings
-from workers import docker_driver, firewall, naming, topology, volumes
+from workers import docker_driver, firewall, naming, preemption, topology, volumes
 from workers.blueprint import Blueprint, connection
-
 
 # On an internal network Docker's resolver leaves unknown names unanswered: a follower retrying
 # a dead primary ("n1") would spend 10 s in each lookup, and STOP SLAVE waits for it. One
@@ -105,6 +104,8 @@ def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:
     if not rebuild:
         bp.agent.prepare_follower(connection(bp, bp.primary), role)
     else:
+        # The node's data goes only once there is a primary to copy from.
+        bp.agent.ping(connection(bp, bp.primary), timeout=2)
         docker_driver.stop_and_remove(spec.name, timeout=bp.runtime.stop_timeout)
         bp.agent.prepare_clone(connection(bp, bp.primary), role)
         run_clone(bp, spec, role)
@@ -135,6 +136,7 @@ def _wait_for(
     """Until the primary reports ``node`` in a state where ``holds`` is true."""
     deadline = time.monotonic() + timeout
     while True:
+        preemption.check(bp.instance_id)
         state = bp.agent.replication_state(connection(bp, bp.primary)).get(node)
         if state is not None and holds(state):
             return

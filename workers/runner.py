@@ -13,7 +13,7 @@ from redis.lock import Lock
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.db.models import Operation
-from controlplane.domain.failures import Cancelled, PermanentError, TemporaryError
+from controlplane.domain.failures import Cancelled, PermanentError, Preempted, TemporaryError
 from controlplane.domain.states import OperationStatus
 from controlplane.services import operations
 from controlplane.settings import get_settings
@@ -127,6 +127,8 @@ def _run_locked(
         handler(ctx)
     except Cancelled as exc:  # the resource is being deleted: its deletion cleans up
         return _fail(sessions, ctx, {}, f"cancelled: {exc}")
+    except Preempted as exc:  # yielded to the HA monitor: not a failed attempt
+        return _reschedule(sessions, ctx, exc.delay, str(exc), count=False)
     except TemporaryError as exc:
         if ctx.attempt < max_attempts:
             return _reschedule(sessions, ctx, exc.delay, str(exc))

@@ -11,6 +11,11 @@ class TemporaryError(Exception):
         self.delay = delay
 
 
+class Preempted(TemporaryError):
+    """Another actor with priority (the HA monitor) needs the resource now: try again later,
+    without counting it as a failed attempt."""
+
+
 class PermanentError(Exception):
     """Retrying cannot help; the operation fails with this message shown to the user."""
 

@@ -42,6 +42,29 @@ def record(
     return op
 
 
+def open_operation(session: Session, kind: str, resource_id: str) -> Operation | None:
+    """The pending or running operation of this kind on the resource, if any."""
+    return session.scalar(
+        select(Operation)
+        .where(
+            Operation.kind == kind,
+            Operation.resource_id == resource_id,
+            Operation.status.in_((PENDING, RUNNING)),
+        )
+        .limit(1)
+    )
+
+
+def record_once(
+    session: Session, kind: str, resource_type: str, resource_id: str
+) -> Operation | None:
+    """A new operation unless one of this kind is already open on the resource (a converge
+    that will run anyway, on the rows as they are then); None when one is open."""
+    if open_operation(session, kind, resource_id) is not None:
+        return None
+    return record(session, kind, resource_type, resource_id)
+
+
 def record_running(
     session: Session,
     kind: str,
