@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One command: lab bootstrap, migrations, then the API, a Celery worker and Celery beat.
-# Running it again restarts the three processes on the current code.
+# One command: lab bootstrap, migrations, then the API, a Celery worker, Celery beat and the
+# HA monitor, each supervised (deploy/supervise.sh). Running it again restarts them on the
+# current code.
 set -euo pipefail
 umask 077   # the metadata store, keys, credentials and logs are the service's alone
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,9 +18,9 @@ BIN="$ROOT/.venv/bin"
 "$ROOT/deploy/down.sh" >/dev/null
 "$BIN/dbaas" migrate
 "$BIN/dbaas" init-key   # first run: a random key in $DBAAS_STATE_DIR/secrets (0600)
-start() {  # name, command...
+start() {  # name, command...: supervised, started again whenever it exits
   local name="$1"; shift
-  nohup "$@" >>"$LOG/$name.log" 2>&1 &
+  nohup "$ROOT/deploy/supervise.sh" "$name" "$@" >>"$LOG/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
 }
 start api "$BIN/uvicorn" controlplane.main:create_app --factory --host "$HOST" --port "$PORT"

@@ -228,3 +228,23 @@ def test_concurrent_renewals_start_one_job(metadata_store: str) -> None:
 
     assert _race(6, attempt) == Counter({"ok": 1, "transient_state": 5})
     assert _operations(sessions, "install_tls") == 1
+
+
+def test_concurrent_updates_leave_one_of_their_states(metadata_store: str) -> None:
+    from controlplane.api.schemas.instances import UpdateInstanceRequest
+
+    sessions = migrated(metadata_store)
+    principal = _tenant(sessions)
+    instance_id, _ = _ready_instance(sessions, principal)
+    names = {f"renamed-{i}" for i in range(6)}
+
+    def attempt(i: int) -> None:
+        request = UpdateInstanceRequest(name=f"renamed-{i}", tags=[f"t{i}"])
+        with sessions() as session:
+            instances.update(session, principal, "fr-par", instance_id, request)
+
+    assert _race(6, attempt) == Counter({"ok": 6})
+    with sessions() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None and row.name in names
+        assert row.tags == [f"t{row.name.split('-')[1]}"]  # name and tags of the same request

@@ -1,6 +1,7 @@
 """The service's processes (API, Celery worker, Celery beat, HA monitor) as subprocesses of the
-test session, the way ``deploy/up.sh`` runs them. Each can be killed and started again, which is
-what the fault tests do; the API keeps its port across restarts."""
+test session, the way ``deploy/up.sh`` runs them: each under ``deploy/supervise.sh``, which
+starts it again when it exits on its own. ``kill`` takes the supervisor too (a crash of the
+whole unit), and ``start`` brings it back; the API keeps its port across restarts."""
 
 from __future__ import annotations
 
@@ -46,7 +47,7 @@ class Service:
     def start(self) -> None:
         with _log_file(self.name).open("ab") as log:
             proc = subprocess.Popen(
-                self.argv,
+                [str(ROOT / "deploy" / "supervise.sh"), self.name, *self.argv],
                 cwd=ROOT,
                 stdout=log,
                 stderr=subprocess.STDOUT,
