@@ -30,6 +30,7 @@ CANT_CONNECT = 2003  # client error: no TCP connection (refused, unreachable, ti
 PROBE_CONNECT_SECONDS = 0.25  # a follower on the instance network connects in well under 1 ms
 PROBE_READ_SECONDS = 0.4
 SILENT_LIMIT_SECONDS = 10.0
+STATEMENT_SECONDS = 60.0
 
 # Server error codes that retrying cannot fix: access denied (user, database, table, command),
 # missing privilege, syntax error, unknown or read-only variable, wrong value, failed DCL.
@@ -48,12 +49,14 @@ def _translate(exc: pymysql.Error) -> Exception:
 
 @contextmanager
 def connect(
-    c: Connection, timeout: float = 5, read_timeout: float | None = None
+    c: Connection, timeout: float = 5, read_timeout: float = STATEMENT_SECONDS
 ) -> Iterator[Cursor]:
     """A cursor on an autocommit connection; pymysql errors leave as Temporary/PermanentError.
 
     ``timeout`` bounds the TCP connect only; ``read_timeout`` bounds every read, the server's
-    greeting included (through a load balancer whose backend died, the greeting never comes).
+    greeting included (through a load balancer whose backend died, the greeting never comes),
+    and so every statement: a job is never stuck on one (a commit waiting for a dead standby's
+    acknowledgement, say).
     """
     try:
         connection = pymysql.connect(

@@ -23,6 +23,15 @@ from agents.postgres import conf, replication, sql
 from controlplane.domain.failures import PermanentError, TemporaryError
 
 
+# The control plane's own sessions: objects users create (in public, or a search_path they set)
+# never shadow ours; and our writes (roles, databases: idempotent, re-applied by every converge)
+# never wait for a synchronous standby, which may be the very node a job is repairing.
+# A statement never runs longer than a minute: a job is never stuck on one.
+SESSION_OPTIONS = (
+    "-c search_path=pg_catalog,pg_temp -c synchronous_commit=local -c statement_timeout=60s"
+)
+
+
 @contextmanager
 def connect(
     c: Connection, dbname: str = "postgres", timeout: float = 5
@@ -36,8 +45,7 @@ def connect(
             dbname=dbname,
             connect_timeout=max(1, int(timeout)),
             autocommit=True,
-            # Objects users create (in public, or a search_path they set) never shadow ours.
-            options="-c search_path=pg_catalog,pg_temp",
+            options=SESSION_OPTIONS,
         ) as connection:
             yield connection
     except psycopg.OperationalError as exc:
