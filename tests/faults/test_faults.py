@@ -125,17 +125,37 @@ def _ids(live: Live) -> set[int]:
 
 
 def _settled(rdb: RdbV1API, docker_client: docker.DockerClient, *lives: Live) -> None:
-    """Every instance ready (HA ones synchronous), then nothing orphaned, nothing open."""
+    """Every instance back: ready (HA ones synchronous), answering through its endpoint, no
+    job open on it; then nothing orphaned, nothing open anywhere. Right after a fault the rows
+    may still say "ready" before the service noticed: only all of it together counts."""
+    deadline = time.monotonic() + 300
     for live in lives:
-        instance = rdb.wait_for_instance(instance_id=live.instance_id, options=wait())
-        assert instance.status == "ready", instance
-        if instance.is_ha_cluster:
-            wait_ha_again(live.instance_id)
-        _ids(live)  # reachable through its endpoint, data readable
-    deadline = time.monotonic() + 90
+        while not _recovered(rdb, live):
+            assert time.monotonic() < deadline, f"{live.instance_id} never came back"
+            time.sleep(1)
     while found := inventory.orphans(docker_client):
         assert time.monotonic() < deadline, found
         time.sleep(1)
+
+
+def _recovered(rdb: RdbV1API, live: Live) -> bool:
+    with session_factory()() as session:
+        row = session.get(Instance, live.instance_id)
+        assert row is not None
+        settled = row.status == "ready" and row.sync_mode in ("sync", "none")
+        busy = session.scalar(
+            select(Operation.id)
+            .where(Operation.resource_id == live.instance_id)
+            .where(Operation.status.in_(("pending", "running")))
+            .limit(1)
+        )
+    if not settled or busy is not None:
+        return False
+    try:
+        _ids(live)
+    except Exception:
+        return False
+    return rdb.get_instance(instance_id=live.instance_id).status == "ready"
 
 
 def _operation(instance_id: str, kind: str, status: str) -> bool:
