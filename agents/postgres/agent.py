@@ -22,7 +22,6 @@ from agents.base import (
 from agents.postgres import conf, replication, sql
 from controlplane.domain.failures import PermanentError, TemporaryError
 
-
 # The control plane's own sessions: objects users create (in public, or a search_path they set)
 # never shadow ours; and our writes (roles, databases: idempotent, re-applied by every converge)
 # never wait for a synchronous standby, which may be the very node a job is repairing.
