@@ -269,6 +269,23 @@ def stop_and_remove(name: str, timeout: int = 30) -> None:
             container.remove(force=True, v=False)
 
 
+def restart(name: str, timeout: int) -> None:
+    """Stop (its stop signal, then SIGKILL after ``timeout``) and start again."""
+    with translated(f"restart {name}"):
+        container = find_container(name)
+        if container is None:
+            raise TemporaryError(f"{name} does not exist")
+        container.restart(timeout=timeout)
+
+
+def mount_sources(name: str) -> set[str]:
+    """What the container mounts: host paths (bind mounts) and named volumes."""
+    container = find_container(name)
+    if container is None:
+        return set()
+    return {str(m.get("Name") or m.get("Source")) for m in container.attrs.get("Mounts", [])}
+
+
 def container_state(name: str) -> str | None:
     """``running``, ``exited``, ... or None when the container does not exist."""
     container = find_container(name)

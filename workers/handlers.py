@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.domain.failures import PermanentError
-from workers import instance_jobs, replica_jobs
+from workers import instance_jobs, replica_jobs, upgrade_jobs
 from workers.runner import FailureHook, Handler, OperationContext
 
 
@@ -27,6 +27,11 @@ HANDLERS: dict[str, Handler] = {
     "replica_endpoint": replica_jobs.add_endpoint,
     "delete_replica": replica_jobs.delete,
     "promote_replica": replica_jobs.promote,
+    "restart_instance": upgrade_jobs.restart,
+    "upgrade_node_type": upgrade_jobs.upgrade_node_type,
+    "enable_ha": upgrade_jobs.enable_ha,
+    "grow_volume": upgrade_jobs.grow_volume,
+    "change_volume_type": upgrade_jobs.change_volume_type,
     "failover": interrupted,
     "degrade": interrupted,
 }
@@ -35,6 +40,11 @@ FAILURE_HOOKS: dict[str, FailureHook] = {
     "heal_instance": instance_jobs.mark_error,
     "delete_instance": instance_jobs.mark_error,
     "install_tls": instance_jobs.mark_error,
+    "restart_instance": instance_jobs.mark_error,
+    "upgrade_node_type": instance_jobs.mark_error,
+    "enable_ha": instance_jobs.mark_error,
+    "grow_volume": instance_jobs.mark_error,
+    "change_volume_type": instance_jobs.mark_error,
     "provision_replica": replica_jobs.mark_error,
     "reset_replica": replica_jobs.mark_error,
     "replica_endpoint": replica_jobs.mark_error,

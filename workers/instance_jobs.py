@@ -145,18 +145,41 @@ def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild:
         for row in instance.nodes:
             row.needs_rebuild = False
         session.commit()
-        if not bp.standbys() or instance.sync_mode == "sync":
+    make_synchronous(sessions, bp.instance_id)
+
+
+def make_synchronous(sessions: sessionmaker[Session], instance_id: str) -> None:
+    """Switch the primary to synchronous, check it took, and only then record ``sync``."""
+    with sessions() as session:
+        instance = load_instance(session, instance_id)
+        if instance is None or _gone(instance) or instance.sync_mode == "sync":
             return
-        # Switch the primary to synchronous, check it took, and only then record "sync".
         sync_bp = load_blueprint(instance, sync_mode="sync")
+        if not sync_bp.standbys():
+            return
     nodes.write_config(sync_bp, sync_bp.primary)
     for node in sync_bp.standbys():
         nodes.wait_synchronous(sync_bp, node)
     with sessions() as session:
-        instance = load_instance(session, bp.instance_id)
+        instance = load_instance(session, instance_id)
         if instance is not None:
             instance.sync_mode = "sync"
             session.commit()
+
+
+def release_synchronous(sessions: sessionmaker[Session], instance_id: str) -> Blueprint:
+    """Record ``degraded`` first, then stop the primary waiting for its standby (it is about to
+    go away for a while); returns the instance as it now is."""
+    with sessions() as session:
+        instance = load_instance(session, instance_id)
+        assert instance is not None
+        was_sync = instance.sync_mode == "sync"
+        instance.sync_mode = "degraded" if instance.is_ha_cluster else "none"
+        session.commit()
+        bp = load_blueprint(instance)
+    if was_sync:
+        nodes.write_config(bp, bp.primary)
+    return bp
 
 
 def _ensure_following(
@@ -252,7 +275,14 @@ provision = heal = converge
 
 def delete(ctx: OperationContext) -> None:
     instance_id = ctx.resource_id
-    for container in docker_driver.remove_instance_resources(instance_id):
+    with ctx.sessions() as session:
+        instance = load_instance(session, instance_id)
+        nodes_ = [n.name for n in instance.nodes] if instance is not None else []
+    removed = docker_driver.remove_instance_resources(instance_id)
+    # Proxies' host directories, also of proxies whose container was already gone.
+    proxy_names = [naming.lb_container(instance_id)]
+    proxy_names += [naming.endpoint_container(instance_id, node) for node in nodes_]
+    for container in {*removed, *proxy_names}:
         proxies.forget(container)
     for name in volumes.existing_names():
         if name.startswith(f"{naming.prefix()}-{instance_id}-"):

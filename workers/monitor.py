@@ -21,6 +21,15 @@ from workers import ha
 from workers.ha_policy import TICK_SECONDS, Action, Counters, Decision, decide
 
 log = logging.getLogger(__name__)
+# Serving statuses: a job changing an instance (a rolling restart, an upgrade) does not stop
+# the monitor; it yields the instance when the monitor needs it (workers/preemption.py).
+WATCHED = (
+    InstanceStatus.READY,
+    InstanceStatus.AUTOHEALING,
+    InstanceStatus.CONFIGURING,
+    InstanceStatus.RESTARTING,
+    InstanceStatus.INITIALIZING,
+)
 
 
 @dataclass
@@ -30,7 +39,7 @@ class Monitor:
 
     def watched(self) -> list[str]:
         with self.sessions() as session:
-            statuses = (InstanceStatus.READY.value, InstanceStatus.AUTOHEALING.value)
+            statuses = [s.value for s in WATCHED]
             rows = session.scalars(
                 select(Instance.id).where(
                     Instance.is_ha_cluster.is_(True), Instance.status.in_(statuses)

@@ -83,8 +83,15 @@ def _one_shot(
 
 
 def ensure_primary(bp: Blueprint, node: str) -> None:
-    """The primary's container, initialising the engine first if the container never existed."""
-    spec = node_spec(bp, node, volume_mount(bp, node))
+    """The primary's container, initialising the engine first if the container never existed.
+
+    A main node whose container mounts another volume than the instance's volume type gives
+    (the type changed) is never re-created onto a new, empty one: a move comes first."""
+    mount = volume_mount(bp, node)
+    spec = node_spec(bp, node, mount)
+    existing = docker_driver.mount_sources(spec.name)
+    if existing and mount not in existing:
+        raise PermanentError(f"{node}'s data is on another volume; it must be moved first")
     if docker_driver.find_container(spec.name) is None:
         files = bp.agent.init_files(bp.version.version, bp.superuser_password, bp.init_options)
         try:
@@ -107,11 +114,44 @@ def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:
         # The node's data goes only once there is a primary to copy from.
         bp.agent.ping(connection(bp, bp.primary), timeout=2)
         docker_driver.stop_and_remove(spec.name, timeout=bp.runtime.stop_timeout)
+        discard_other_volume(bp, node)
         bp.agent.prepare_clone(connection(bp, bp.primary), role)
         run_clone(bp, spec, role)
     docker_driver.ensure_container(
         spec, files=bp.config_files(role), files_base=bp.runtime.data_mount
     )
+
+
+def discard_other_volume(bp: Blueprint, node: str) -> None:
+    """The node's volume of the kind the instance no longer uses (its volume type changed)."""
+    name = naming.volume(bp.instance_id, node)
+    if bp.volume_type == "lssd" or not get_settings().loop_volumes:
+        volumes.remove(name)
+    else:
+        docker_driver.remove_volume(name)
+
+
+def copy_volume(bp: Blueprint, node: str, source_type: str) -> None:
+    """Copy the stopped node's data from its ``source_type`` volume to one of the instance's
+    volume type (a one-shot container mounting both, as the engine's user)."""
+    name = naming.volume(bp.instance_id, node)
+    if source_type == "lssd" or not get_settings().loop_volumes:
+        source = name
+    else:
+        source = str(volumes.ensure(name, bp.volume_size, bp.runtime.uid, bp.runtime.gid))
+    target = volume_mount(bp, node)
+    if source == target:
+        return
+    spec = node_spec(bp, node, target)
+    copier = docker_driver.ContainerSpec(
+        name=f"{spec.name}-move", image=spec.image, command=[], labels=spec.labels,
+        network=spec.network, user=spec.user, restart=False,
+        mounts={source: "/from", target: bp.runtime.data_mount},
+    )  # fmt: skip
+    script = f"set -eu; cp -a /from/. {bp.runtime.data_mount}/; sync"
+    code, output = docker_driver.run_once(copier, ["sh", "-c", script], {}, "/")
+    if code != 0:
+        raise TemporaryError(f"copying {node}'s data failed: {output.strip()[-500:]}")
 
 
 def run_clone(bp: Blueprint, spec: docker_driver.ContainerSpec, role: Role) -> None:

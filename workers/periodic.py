@@ -16,9 +16,9 @@ from controlplane.db.models import Instance, Operation
 from controlplane.domain.errors import TransientState
 from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
-from controlplane.services import operations
+from controlplane.services import operations, transitions
 from controlplane.services.instances import start_certificate_renewal
-from workers import docker_driver, instance_jobs, naming
+from workers import docker_driver, instance_jobs, naming, volumes
 from workers.blueprint import connection
 from workers.blueprint import load as load_blueprint
 
@@ -69,10 +69,40 @@ def _has_open_operation(session: Session, instance: Instance) -> bool:
 
 
 def reconcile_all(sessions: sessionmaker[Session]) -> list[str]:
-    """Ready instances with a stopped or vanished part go to ``autohealing`` with a heal job;
-    certificates close to expiry are renewed."""
+    """Full disks are marked (and cleared when space came back); ready instances with a
+    stopped or vanished part go to ``autohealing`` with a heal job; certificates close to
+    expiry are renewed."""
     observe_replication(sessions)
+    observe_disks(sessions)
     return _heal_broken(sessions) + _renew_certificates(sessions)
+
+
+def disk_is_full(free_bytes: int, size_bytes: int) -> bool:
+    """Pure: less than 2% of the volume, or 256 MiB, left (a WAL segment is 16 MiB)."""
+    return free_bytes < min(256 * 1024 * 1024, size_bytes // 50)
+
+
+def observe_disks(sessions: sessionmaker[Session]) -> None:
+    """A block volume that fills shows ``disk_full`` (the engine refuses writes as it
+    decides); growing it (an upgrade) or freeing space brings the instance back."""
+    statuses = (InstanceStatus.READY.value, InstanceStatus.DISK_FULL.value)
+    with sessions() as session:
+        rows = session.scalars(select(Instance).where(Instance.status.in_(statuses))).all()
+        for instance in rows:
+            primary = next((n.name for n in instance.nodes if n.role == "primary"), None)
+            if primary is None or instance.volume_type == "lssd":
+                continue
+            free = volumes.free_bytes(naming.volume(instance.id, primary))
+            if free is None:
+                continue
+            full = disk_is_full(free, instance.volume_size)
+            if full and instance.status == InstanceStatus.READY:
+                log.warning("instance %s: %d bytes left on its volume", instance.id, free)
+                transitions.move_instance(session, instance.id, InstanceStatus.DISK_FULL,
+                                          reason=f"{free} bytes left on the volume")  # fmt: skip
+            elif not full and instance.status == InstanceStatus.DISK_FULL:
+                transitions.move_instance(session, instance.id, InstanceStatus.READY)
+        session.commit()
 
 
 def observe_replication(sessions: sessionmaker[Session]) -> None:

@@ -18,6 +18,7 @@ import hashlib
 import os
 import shutil
 import socket
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +167,14 @@ def _admin_request(container: str, command: str) -> str:
                 os.close(fd)
         conn.sendall(command.encode())
         return conn.makefile().read()
+
+
+def drain(name: str, servers: dict[str, str]) -> None:
+    """Route nothing: every server in maintenance and its sessions shut (a planned switch)."""
+    commands = [f"set server main/{n} state maint; shutdown sessions server main/{n}"
+                for n in sorted(servers)]  # fmt: skip
+    with suppress(OSError):  # not running: it routes nothing either
+        _admin_request(name, "; ".join(commands) + "\n")
 
 
 def point_to(name: str, servers: dict[str, str], active: str, engine_port: int) -> None:

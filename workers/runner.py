@@ -51,7 +51,7 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-class _LeaseKeeper(threading.Thread):
+class LeaseKeeper(threading.Thread):
     """Renews the operation's lease and the resource lock while the handler runs."""
 
     def __init__(self, sessions: sessionmaker[Session], op_id: str, owner: str, lock: Lock):
@@ -118,7 +118,7 @@ def _run_locked(
 ) -> Outcome:
     operation_id = ctx.operation_id
     max_attempts = get_settings().max_operation_attempts
-    keeper = _LeaseKeeper(sessions, operation_id, owner, lock)
+    keeper = LeaseKeeper(sessions, operation_id, owner, lock)
     keeper.start()
     try:
         handler = handlers.get(ctx.kind)

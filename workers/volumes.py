@@ -71,6 +71,45 @@ def ensure(name: str, size_bytes: int, uid: int, gid: int) -> Path:
     return mnt
 
 
+def grow(name: str, size_bytes: int) -> None:
+    """Grow the image file and its ext4 filesystem to ``size_bytes`` (never shrinks): online
+    while mounted (the loop device re-reads its size, resize2fs grows the mounted filesystem),
+    offline otherwise."""
+    img = image_path(name)
+    if not img.exists() or img.stat().st_size >= size_bytes:
+        return
+    os.truncate(img, size_bytes)
+    device = _loop_device(img)
+    if device is not None:
+        _run("losetup", "-c", device)
+        _run("resize2fs", device)
+    else:
+        _run("e2fsck", "-f", "-y", str(img))
+        _run("resize2fs", str(img))
+
+
+def _loop_device(img: Path) -> str | None:
+    """The loop device backing ``img``, if it is attached."""
+    listed = _run("losetup", "-j", str(img)).strip()
+    return listed.split(":", 1)[0] if listed else None
+
+
+def free_bytes(name: str) -> int | None:
+    """Space left on a mounted volume; None when it is not mounted."""
+    mnt = mount_path(name)
+    if not is_mounted(mnt):
+        return None
+    stats = os.statvfs(mnt)
+    return stats.f_bavail * stats.f_frsize
+
+
+def same_kind(volume_type: str, other: str) -> bool:
+    """Both block (loop files here) or both local. sbs_5k, sbs_15k and bssd differ by IOPS on
+    a real cloud; here they are the same loop-mounted file, so moving between them would copy
+    data onto an identical volume: their data stays where it is."""
+    return (volume_type == "lssd") == (other == "lssd")
+
+
 def remove(name: str) -> None:
     img, mnt = image_path(name), mount_path(name)
     if is_mounted(mnt):

@@ -130,7 +130,17 @@ def read_replica(row: ReadReplica) -> rr.ReadReplica:
     )
 
 
-PUBLIC_OPERATION_DETAILS = ("from", "to", "reason", "result", "direct_access", "new_instance_id")
+PUBLIC_OPERATION_DETAILS = (
+    "from",
+    "to",
+    "reason",
+    "result",
+    "direct_access",
+    "new_instance_id",
+    "from_type",
+    "to_type",
+    "switched_over",
+)
 
 
 def operation(row: Operation) -> OperationRecord:

@@ -233,3 +233,34 @@ def _default_value(setting: EngineSetting, node_type: NodeType) -> str:
     if setting.int_max is not None:
         number = min(number, setting.int_max)
     return str(number)
+
+
+# Memory a connection may take (its backend or thread, work memory, buffers): a node type
+# holds as many connections as its memory allows at this rate.
+MEMORY_PER_CONNECTION_MB = 8
+
+
+def connection_capacity(node_type: NodeType) -> int:
+    """The most ``max_connections`` a node type holds (2 GB: 250; 4 GB: 500)."""
+    return max(10, node_type.memory_mb // MEMORY_PER_CONNECTION_MB)
+
+
+def rescale_settings(
+    engine: str, settings: list[dict[str, str]], old: NodeType, new: NodeType
+) -> list[dict[str, str]]:
+    """A node type change: settings still at the old node type's memory-derived default take
+    the new one's; values a user chose stay."""
+    from controlplane.catalog import find_engine_version, load_catalog
+
+    version = find_engine_version(load_catalog(), engine)
+    if version is None:
+        return settings
+    rescaled = []
+    for item in settings:
+        setting = version.setting(item["name"])
+        value = item["value"]
+        derived = setting is not None and setting.memory_default is not None
+        if derived and setting is not None and value == _default_value(setting, old):
+            value = _default_value(setting, new)
+        rescaled.append({"name": item["name"], "value": value})
+    return rescaled

@@ -67,7 +67,7 @@ INSTANCE_TRANSIENT = frozenset(
 
 INSTANCE_TRANSITIONS: dict[InstanceStatus, frozenset[InstanceStatus]] = {
     _I.PROVISIONING: frozenset({_I.INITIALIZING, _I.READY, _I.ERROR, _I.DELETING}),
-    _I.INITIALIZING: frozenset({_I.READY, _I.ERROR, _I.DELETING}),
+    _I.INITIALIZING: frozenset({_I.READY, _I.ERROR, _I.AUTOHEALING, _I.DELETING}),
     _I.READY: frozenset(
         {
             _I.CONFIGURING,

@@ -287,11 +287,15 @@ def delete(
     return instance, op.id
 
 
-def start(session: Session, instance: Instance, target: InstanceStatus) -> None:
+def start(
+    session: Session,
+    instance: Instance,
+    target: InstanceStatus,
+    sources: tuple[InstanceStatus, ...] = (InstanceStatus.READY,),
+) -> None:
     """The guarded start of a job on a ready instance: exactly one of concurrent requests
     moves it, the others get ``transient_state``."""
-    ready = (InstanceStatus.READY,)
-    if not transitions.move_instance(session, instance.id, target, only_from=ready, row=instance):
+    if not transitions.move_instance(session, instance.id, target, only_from=sources, row=instance):
         session.rollback()
         raise TransientState("instance", instance.id, instance.status)
 

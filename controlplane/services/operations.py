@@ -72,7 +72,7 @@ def record_running(
     resource_id: str,
     owner: str,
     params: dict[str, Any] | None = None,
-    lease_seconds: int = 30,
+    lease_seconds: int = 15,
 ) -> Operation:
     """An operation done in place by its recorder (the HA monitor), not by a worker."""
     op = record(session, kind, resource_type, resource_id, params)

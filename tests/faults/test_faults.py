@@ -14,8 +14,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import docker
@@ -26,102 +24,43 @@ from sqlalchemy import select
 
 from controlplane.db.models import Instance, Operation
 from controlplane.db.session import session_factory
-from tests.e2e.clients import CLIENTS, EngineClient
+from tests.e2e.clients import CLIENTS
 from tests.support import inventory
 from tests.support.ha import primary_container, wait_ha_again
 from tests.support.instances import wait
+from tests.support.live import PASSWORD, USER, Live, create, delete, ids, writing
 from tests.support.processes import ROOT, Service
 from tests.support.tenants import Tenant
-from tests.support.writeloop import WriteLoop
 
-USER, PASSWORD = "faulty", "Fault-Passw0rd!"
 FAILOVERS = int(os.environ.get("DBAAS_FAULT_FAILOVERS", "20"))
 pytestmark = pytest.mark.docker
 
 
-@dataclass(frozen=True)
-class Live:
-    instance_id: str
-    port: int
-    client: EngineClient
-
-
-def _create(rdb: RdbV1API, client: EngineClient, name: str, ha: bool, **extra: object) -> Live:
-    options: dict[str, object] = {"volume_size": 0, **extra}
-    created = rdb.create_instance(
-        engine=client.engine, user_name=USER, password=PASSWORD, node_type="db-dev-s",
-        is_ha_cluster=ha, disable_backup=True, backup_same_region=False, name=name, **options,
-    )  # fmt: skip
-    ready = rdb.wait_for_instance(instance_id=created.id, options=wait())
-    assert ready.status == "ready", ready
-    live = Live(created.id, ready.endpoints[0].port, client)
-    with closing(client.connect("127.0.0.1", live.port, USER, PASSWORD)) as conn:
-        client.create_probe_table(conn)
-    return live
-
-
-def _delete(rdb: RdbV1API, instance_id: str) -> None:
-    rdb.wait_for_instance(instance_id=instance_id, options=wait())
-    rdb.delete_instance(instance_id=instance_id)
-    deadline = time.monotonic() + 120
-    while _exists(instance_id):
-        assert time.monotonic() < deadline, "the instance was never deleted"
-        time.sleep(0.5)
-
-
-def _exists(instance_id: str) -> bool:
-    with session_factory()() as session:
-        return session.get(Instance, instance_id) is not None
-
-
 @pytest.fixture(scope="module")
 def pg_ha(rdb: RdbV1API) -> Iterator[Live]:
-    live = _create(rdb, CLIENTS["postgresql"], "fault-pg-ha", ha=True)
+    live = create(rdb, CLIENTS["postgresql"], "fault-pg-ha", ha=True)
     yield live
-    _delete(rdb, live.instance_id)
+    delete(rdb, live.instance_id)
 
 
 @pytest.fixture(scope="module")
 def maria_ha(rdb: RdbV1API) -> Iterator[Live]:
-    live = _create(rdb, CLIENTS["mariadb"], "fault-maria-ha", ha=True)
+    live = create(rdb, CLIENTS["mariadb"], "fault-maria-ha", ha=True)
     yield live
-    _delete(rdb, live.instance_id)
+    delete(rdb, live.instance_id)
 
 
 @pytest.fixture(scope="module")
 def pg_block(rdb: RdbV1API) -> Iterator[Live]:
     """Standalone on a loop-mounted block volume, with a read replica."""
-    live = _create(
+    live = create(
         rdb, CLIENTS["postgresql"], "fault-pg-block", ha=False,
         volume_type="sbs_5k", volume_size=5_000_000_000,
     )  # fmt: skip
     replica = rdb.create_read_replica(instance_id=live.instance_id)
     rdb.wait_for_read_replica(read_replica_id=replica.id, options=wait())
     yield live
-    _delete(rdb, live.instance_id)
-
-
-@contextmanager
-def writing(live: Live) -> Iterator[WriteLoop]:
-    """A client writing through the endpoint for the duration; afterwards, every acknowledged
-    commit must be in the table."""
-    first = 1 + max(_ids(live), default=0)
-    loop = WriteLoop(live.client, "127.0.0.1", live.port, USER, PASSWORD, first_id=first)
-    writer = threading.Thread(target=loop.run, daemon=True)
-    writer.start()
-    loop.wait_for_progress(after=10, timeout=60)
-    try:
-        yield loop
-    finally:
-        loop.stop.set()
-        writer.join(30)
-    missing = set(loop.acknowledged) - _ids(live)
-    assert not missing, f"{len(missing)} acknowledged commits lost"
-
-
-def _ids(live: Live) -> set[int]:
-    with closing(live.client.connect("127.0.0.1", live.port, USER, PASSWORD, timeout=10)) as conn:
-        return set(live.client.probe_ids(conn))
+    delete(rdb, live.instance_id)
 
 
 def _settled(rdb: RdbV1API, docker_client: docker.DockerClient, *lives: Live) -> None:
@@ -152,7 +91,7 @@ def _recovered(rdb: RdbV1API, live: Live) -> bool:
     if not settled or busy is not None:
         return False
     try:
-        _ids(live)
+        ids(live)
     except Exception:
         return False
     return rdb.get_instance(instance_id=live.instance_id).status == "ready"
@@ -215,7 +154,7 @@ def test_api_killed_mid_requests(
     }  # fmt: skip
     answered: list[str] = []
 
-    def create(i: int) -> None:
+    def post_create(i: int) -> None:
         try:
             response = httpx.post(
                 f"{api_url}/rdb/v1/regions/fr-par/instances",
@@ -226,7 +165,7 @@ def test_api_killed_mid_requests(
         except httpx.HTTPError:
             pass  # the API died under this request
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(3)]
+    threads = [threading.Thread(target=post_create, args=(i,)) for i in range(3)]
     for thread in threads:
         thread.start()
     time.sleep(0.15)
@@ -241,7 +180,7 @@ def test_api_killed_mid_requests(
     for live in lives:
         assert rdb.wait_for_instance(instance_id=live.instance_id, options=wait()).status == "ready"
     for live in lives:
-        _delete(rdb, live.instance_id)
+        delete(rdb, live.instance_id)
     _settled(rdb, docker_client)
 
 
@@ -348,7 +287,7 @@ def test_redis_restarted_and_flushed(
     _lab("restart-redis")
     live = Live(created.id, 0, CLIENTS["mariadb"])
     assert rdb.wait_for_instance(instance_id=live.instance_id, options=wait()).status == "ready"
-    _delete(rdb, live.instance_id)
+    delete(rdb, live.instance_id)
     _settled(rdb, docker_client, pg_block)
 
 
@@ -370,7 +309,7 @@ def test_whole_host_restarted(
 ) -> None:  # fmt: skip
     """Every process and container stopped, the loop volumes unmounted (a reboot), then the
     service started again: every instance comes back from its volumes."""
-    before = {live.instance_id: _ids(live) for live in (pg_ha, maria_ha, pg_block)}
+    before = {live.instance_id: ids(live) for live in (pg_ha, maria_ha, pg_block)}
     services = (monitor, beat, worker, api_service)
     for service in services:
         service.stop()
@@ -385,4 +324,4 @@ def test_whole_host_restarted(
         service.start()
     _settled(rdb, docker_client, pg_ha, maria_ha, pg_block)
     for live in (pg_ha, maria_ha, pg_block):
-        assert before[live.instance_id] <= _ids(live)
+        assert before[live.instance_id] <= ids(live)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from controlplane.api.routes import catalog, health, instances, read_replicas
+from controlplane.api.routes import catalog, health, instances, lifecycle, read_replicas
 
 
 def register_routes(app: FastAPI) -> None:
     app.include_router(health.router)
     app.include_router(catalog.router)
     app.include_router(instances.router)
+    app.include_router(lifecycle.router)
     app.include_router(read_replicas.router)
