@@ -269,6 +269,23 @@ def stop_and_remove(name: str, timeout: int = 30) -> None:
             container.remove(force=True, v=False)
 
 
+def stop(name: str, timeout: int) -> None:
+    """Stop (its stop signal, then SIGKILL after ``timeout``); it keeps its restart policy."""
+    with translated(f"stop {name}"):
+        container = find_container(name)
+        if container is not None and container.status in ("running", "restarting"):
+            container.stop(timeout=timeout)
+
+
+def start(name: str) -> None:
+    with translated(f"start {name}"):
+        container = find_container(name)
+        if container is None:
+            raise TemporaryError(f"{name} does not exist")
+        if container.status != "running":
+            container.start()
+
+
 def restart(name: str, timeout: int) -> None:
     """Stop (its stop signal, then SIGKILL after ``timeout``) and start again."""
     with translated(f"restart {name}"):

@@ -115,6 +115,9 @@ def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:
         bp.agent.ping(connection(bp, bp.primary), timeout=2)
         docker_driver.stop_and_remove(spec.name, timeout=bp.runtime.stop_timeout)
         discard_other_volume(bp, node)
+        if volumes.image_size(naming.volume(bp.instance_id, node)) < bp.volume_size:
+            volumes.grow_offline(naming.volume(bp.instance_id, node), bp.volume_size)
+            volume_mount(bp, node)
         bp.agent.prepare_clone(connection(bp, bp.primary), role)
         run_clone(bp, spec, role)
     docker_driver.ensure_container(

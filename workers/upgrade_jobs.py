@@ -113,6 +113,20 @@ def rebuild_node(bp: Blueprint, node: str) -> None:
     nodes.write_config(bp, node)
 
 
+def grow_node(bp: Blueprint, node: str) -> None:
+    name = naming.volume(bp.instance_id, node)
+    try:
+        volumes.grow(name, bp.volume_size)
+        return
+    except volumes.OnlineGrowthRefused as refused:
+        log.info("%s of %s grows offline: %s", node, bp.instance_id, refused)
+    docker_driver.stop(bp.container(node), timeout=bp.runtime.stop_timeout)
+    volumes.grow_offline(name, bp.volume_size)
+    nodes.volume_mount(bp, node)  # mounted again, grown
+    docker_driver.start(bp.container(node))
+    _wait_back(bp, node)
+
+
 def _wait_back(bp: Blueprint, node: str) -> None:
     if bp.roles[node].kind == "primary":
         bp.agent.wait_ready(connection(bp, node), timeout=120)
@@ -145,14 +159,9 @@ def enable_ha(ctx: OperationContext) -> None:
 
 
 def grow_volume(ctx: OperationContext) -> None:
-    """Every node's block volume grows to the recorded size, mounted and in use (ext4 grows
-    online); the engines see the new free space at once."""
-    bp = _blueprint(ctx.sessions, ctx.resource_id)
-    if bp is None:
-        return
-    for node in bp.roles:
-        volumes.grow(naming.volume(bp.instance_id, node), bp.volume_size)
-    converge_instance(ctx.sessions, ctx.resource_id, {})  # nodes that stopped on a full disk
+    """Every node's block volume grows to the recorded size: online (mounted, in use) where
+    the host allows it, else each node restarts on its grown volume, rolled like a restart."""
+    _roll(ctx, grow_node)
 
 
 def change_volume_type(ctx: OperationContext) -> None:

@@ -71,21 +71,51 @@ def ensure(name: str, size_bytes: int, uid: int, gid: int) -> Path:
     return mnt
 
 
+class OnlineGrowthRefused(Exception):
+    """The host does not let a mounted filesystem grow (no CAP_SYS_RESOURCE: some sandboxes)."""
+
+
 def grow(name: str, size_bytes: int) -> None:
-    """Grow the image file and its ext4 filesystem to ``size_bytes`` (never shrinks): online
-    while mounted (the loop device re-reads its size, resize2fs grows the mounted filesystem),
-    offline otherwise."""
+    """Grow the image file and its mounted ext4 filesystem to ``size_bytes`` (never shrinks):
+    the loop device re-reads its size and resize2fs grows the filesystem in use. Idempotent.
+    ``OnlineGrowthRefused`` when the host refuses; ``grow_offline`` then does it unmounted."""
     img = image_path(name)
-    if not img.exists() or img.stat().st_size >= size_bytes:
-        return
-    os.truncate(img, size_bytes)
-    device = _loop_device(img)
-    if device is not None:
-        _run("losetup", "-c", device)
+    device = _loop_device(img) if img.exists() else None
+    if device is None:
+        raise OnlineGrowthRefused(f"{name} is not mounted")
+    if img.stat().st_size < size_bytes:
+        os.truncate(img, size_bytes)
+    _run("losetup", "-c", device)
+    try:
         _run("resize2fs", device)
-    else:
-        _run("e2fsck", "-f", "-y", str(img))
-        _run("resize2fs", str(img))
+    except TemporaryError as exc:
+        if "Permission denied" in str(exc):
+            raise OnlineGrowthRefused(str(exc)) from exc
+        raise
+
+
+def grow_offline(name: str, size_bytes: int) -> None:
+    """The same with the filesystem unmounted: nothing may use the volume (its node stopped);
+    it is mounted again by the next ``ensure``."""
+    img = image_path(name)
+    if not img.exists():
+        return
+    mnt = mount_path(name)
+    if is_mounted(mnt):
+        _run("umount", str(mnt))
+    if img.stat().st_size < size_bytes:
+        os.truncate(img, size_bytes)
+    checked = subprocess.run(
+        ["e2fsck", "-f", "-y", str(img)], capture_output=True, text=True, timeout=600
+    )
+    if checked.returncode not in (0, 1):  # 1: errors found and corrected
+        raise TemporaryError(f"e2fsck {name}: {checked.stdout.strip()} {checked.stderr.strip()}")
+    _run("resize2fs", str(img))
+
+
+def image_size(name: str) -> int:
+    img = image_path(name)
+    return img.stat().st_size if img.exists() else 0
 
 
 def _loop_device(img: Path) -> str | None:

@@ -15,7 +15,7 @@ from controlplane.catalog.model import NodeType
 from controlplane.catalog.settings_rules import connection_capacity, rescale_settings
 from controlplane.catalog.volumes import effective_volume_size
 from controlplane.db.models import Instance
-from controlplane.domain.errors import InvalidArguments
+from controlplane.domain.errors import InvalidArguments, TransientState
 from controlplane.domain.states import InstanceStatus
 from controlplane.services import capacity, instances, operations
 from controlplane.services.tenancy import Principal
@@ -52,11 +52,13 @@ def upgrade(
     node_type = find_node_type(catalog, instance.node_type)
     if node_type is None:
         raise InvalidArguments.one("node_type", f"{instance.node_type} left the catalog")
+    sources: tuple[InstanceStatus, ...] = (InstanceStatus.READY,)
+    if req.volume_size is not None:  # what brings a full disk back
+        sources = (InstanceStatus.READY, InstanceStatus.DISK_FULL)
+    if instance.status not in sources:  # early answer; the guarded move below decides
+        raise TransientState("instance", instance.id, instance.status)
     capacity.lock(session)  # first write: admissions and this upgrade decide one at a time
     kind, params = _plan(session, instance, req, node_type)
-    sources: tuple[InstanceStatus, ...] = (InstanceStatus.READY,)
-    if kind == "grow_volume":  # what brings a full disk back
-        sources = (InstanceStatus.READY, InstanceStatus.DISK_FULL)
     instances.start(session, instance, InstanceStatus.INITIALIZING, sources)
     _apply(instance, req, catalog, node_type)
     op = operations.record(session, kind, "instance", instance.id, params)
