@@ -136,6 +136,7 @@ def test_failovers_are_visible_to_the_user(
     api_url: str, tenant: Tenant, ha_instance: tuple[str, EngineClient]
 ) -> None:
     instance_id, _ = ha_instance
+    wait_ha_again(instance_id)  # the last failover's operation has ended (its heal too)
     url = f"{api_url}/rdb/v1/regions/fr-par/instances/{instance_id}/operations"
     response = httpx.get(url, headers=tenant.headers).raise_for_status()
     assert "admin_verifier" not in response.text  # details meant for users only
