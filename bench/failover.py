@@ -38,7 +38,9 @@ from tests.support.writeloop import WriteLoop  # noqa: E402
 PASSWORD = "Bench-Passw0rd!"
 
 
-def create_ha(api_url: str, tenant: tenants.Tenant, engine: str) -> tuple[str, int]:
+def create_ha(
+    api_url: str, tenant: tenants.Tenant, engine: str, **volume: object
+) -> tuple[str, int]:
     base = f"{api_url}/rdb/v1/regions/fr-par/instances"
     body = {
         "engine": engine,
@@ -50,6 +52,7 @@ def create_ha(api_url: str, tenant: tenants.Tenant, engine: str) -> tuple[str, i
         "disable_backup": True,
         "volume_size": 0,
         "backup_same_region": False,
+        **volume,
     }
     instance = httpx.post(base, headers=tenant.headers, json=body).raise_for_status().json()
     while True:

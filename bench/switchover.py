@@ -61,7 +61,9 @@ def _operate(
 def measure(
     api_url: str, tenant: tenants.Tenant, client: EngineClient, runs: int
 ) -> dict[str, list[float]]:
-    instance_id, port = create_ha(api_url, tenant, client.engine)
+    # On a block volume: node types move both ways (a local volume's size is the node type's).
+    volume = {"volume_type": "sbs_5k", "volume_size": 5_000_000_000}
+    instance_id, port = create_ha(api_url, tenant, client.engine, **volume)
     with closing(client.connect("127.0.0.1", port, "bench", PASSWORD)) as conn:
         client.create_probe_table(conn)
     loop = WriteLoop(client, "127.0.0.1", port, "bench", PASSWORD)

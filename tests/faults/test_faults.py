@@ -200,6 +200,33 @@ def test_worker_killed_while_rebuilding_after_failover(
     _settled(rdb, docker_client, pg_ha)
 
 
+def test_worker_killed_mid_upgrade(
+    pg_ha: Live, worker: Service, rdb: RdbV1API, docker_client: docker.DockerClient
+) -> None:
+    """SIGKILL while a node type change rolls (the standby re-created, no switchover yet):
+    the sweeper hands the operation to the restarted worker, which carries on from the rows."""
+    from controlplane.catalog import find_node_type, load_catalog
+    from workers import topology
+
+    wait_ha_again(pg_ha.instance_id)
+    wanted = topology.node_limits(find_node_type(load_catalog(), "db-dev-m"))  # type: ignore[arg-type]
+    nodes = {"label": [f"dbaas.instance={pg_ha.instance_id}", "dbaas.node"]}
+
+    def some_node_changed() -> bool:
+        return any(c.attrs["HostConfig"]["Memory"] == wanted.mem_bytes
+                   for c in docker_client.containers.list(filters=nodes))  # fmt: skip
+
+    with writing(pg_ha):
+        rdb.upgrade_instance(instance_id=pg_ha.instance_id, node_type="db-dev-m")
+        _until(some_node_changed, "the upgrade never started", timeout=120)
+        worker.kill()
+        worker.start()
+        _settled(rdb, docker_client, pg_ha)
+    for container in docker_client.containers.list(filters=nodes):
+        assert container.attrs["HostConfig"]["Memory"] == wanted.mem_bytes, container.name
+    assert rdb.get_instance(instance_id=pg_ha.instance_id).node_type == "db-dev-m"
+
+
 def test_monitor_killed_mid_failover(
     maria_ha: Live, monitor: Service, rdb: RdbV1API, docker_client: docker.DockerClient
 ) -> None:
