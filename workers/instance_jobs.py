@@ -19,7 +19,7 @@ from agents.base import DEFAULT_DATABASE
 from controlplane import secrets
 from controlplane.db.models import Endpoint, Instance, Node
 from controlplane.domain.failures import Cancelled, TemporaryError
-from controlplane.domain.states import InstanceStatus, InvalidTransition
+from controlplane.domain.states import InstanceStatus
 from controlplane.services import ports, transitions
 from controlplane.settings import get_settings
 from workers import docker_driver, naming, nodes, preemption, proxies, volumes
@@ -37,13 +37,7 @@ def set_status(
 ) -> None:
     """A guarded move (services/transitions.py); ``Cancelled`` when the instance is being
     deleted meanwhile, ``InvalidTransition`` when its status allows no such move."""
-    if instance.status == status:
-        instance.status_reason = reason
-        return
-    if not transitions.move_instance(session, instance.id, status, reason=reason, row=instance):
-        if instance.status == InstanceStatus.DELETING:
-            raise Cancelled(f"instance {instance.id} is being deleted")
-        raise InvalidTransition("instance", instance.status, status)
+    transitions.settle_instance(session, instance, status, reason)
 
 
 def check_wanted(sessions: sessionmaker[Session], instance_id: str) -> None:
@@ -160,10 +154,14 @@ def make_synchronous(sessions: sessionmaker[Session], instance_id: str) -> None:
     nodes.write_config(sync_bp, sync_bp.primary)
     for node in sync_bp.standbys():
         nodes.wait_synchronous(sync_bp, node)
+    record_sync_mode(sessions, instance_id, "sync")
+
+
+def record_sync_mode(sessions: sessionmaker[Session], instance_id: str, mode: str) -> None:
     with sessions() as session:
         instance = load_instance(session, instance_id)
         if instance is not None:
-            instance.sync_mode = "sync"
+            instance.sync_mode = mode
             session.commit()
 
 

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from agents.base import Role
 from controlplane.db.models import Endpoint, Instance, ReadReplica
-from controlplane.domain.failures import Cancelled, TemporaryError
-from controlplane.domain.states import InstanceStatus, InvalidTransition, ReadReplicaStatus
+from controlplane.domain.failures import TemporaryError
+from controlplane.domain.states import InstanceStatus, ReadReplicaStatus
 from controlplane.services import ports, transitions
 from controlplane.settings import get_settings
 from workers import docker_driver, naming, nodes, proxies, volumes
@@ -36,13 +36,7 @@ def _set(
     session: Session, replica: ReadReplica, status: ReadReplicaStatus, reason: str | None = None
 ) -> None:
     """A guarded move; ``Cancelled`` when the replica is being deleted meanwhile."""
-    if replica.status == status:
-        replica.status_reason = reason
-        return
-    if not transitions.move_replica(session, replica.id, status, reason=reason, row=replica):
-        if replica.status == ReadReplicaStatus.DELETING:
-            raise Cancelled(f"read replica {replica.id} is being deleted")
-        raise InvalidTransition("read_replica", replica.status, status)
+    transitions.settle_replica(session, replica, status, reason)
 
 
 def _ensure_direct_access(session: Session, instance: Instance, replica: ReadReplica) -> None:

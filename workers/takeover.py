@@ -24,7 +24,7 @@ from controlplane.settings import get_settings
 from workers import docker_driver, faultpoints, naming, nodes, proxies
 from workers.blueprint import Blueprint, connection, lb_servers
 from workers.blueprint import load as load_blueprint
-from workers.instance_jobs import load_instance
+from workers.instance_jobs import load_instance, record_sync_mode
 
 log = logging.getLogger(__name__)
 PROBE_TIMEOUT_SECONDS = 0.8
@@ -99,22 +99,15 @@ def switch_over(sessions: sessionmaker[Session], bp: Blueprint) -> Timings:
     states = bp.agent.replication_state(connection(bp, bp.primary))
     if not (new in states and states[new].synchronous) or not can_take_over(bp, new):
         raise TemporaryError(f"standby {new} is not synchronous: no switchover now")
-    _record_degraded(sessions, bp.instance_id)  # planned: the monitor must not step in
+    # Promises less than the truth (the standby is still synchronous): always safe, and the
+    # monitor does not step in while the old main node goes.
+    record_sync_mode(sessions, bp.instance_id, "degraded")
     lb = naming.lb_container(bp.instance_id)
     proxies.drain(lb, lb_servers(bp))  # no session reaches the old main node any more
     timings = take_over(sessions, bp, new)
     log.info("instance %s: switched over from %s to %s: %s", bp.instance_id, bp.primary, new,
              timings)  # fmt: skip
     return timings
-
-
-def _record_degraded(sessions: sessionmaker[Session], instance_id: str) -> None:
-    """Promises less than the truth (the standby is still synchronous): always safe."""
-    with sessions() as session:
-        instance = load_instance(session, instance_id)
-        if instance is not None:
-            instance.sync_mode = "degraded"
-            session.commit()
 
 
 def wait_through_endpoint(sessions: sessionmaker[Session], bp: Blueprint) -> None:

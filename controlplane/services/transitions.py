@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from controlplane.db.base import utcnow
 from controlplane.db.models import Instance, ReadReplica
+from controlplane.domain.failures import Cancelled
 from controlplane.domain.states import (
     INSTANCE_TRANSITIONS,
     REPLICA_TRANSITIONS,
     InstanceStatus,
+    InvalidTransition,
     ReadReplicaStatus,
 )
 
@@ -75,6 +77,32 @@ def move_instance(
     if only_from is not None:
         sources &= frozenset(only_from)
     return _move(session, Instance, instance_id, target.value, sources, reason, row)
+
+
+def settle_instance(
+    session: Session, instance: Instance, target: InstanceStatus, reason: str | None = None
+) -> None:
+    """A job's move: ``Cancelled`` when the instance is being deleted meanwhile,
+    ``InvalidTransition`` when its status allows no such move."""
+    if instance.status == target:
+        instance.status_reason = reason
+        return
+    if not move_instance(session, instance.id, target, reason=reason, row=instance):
+        if instance.status == InstanceStatus.DELETING:
+            raise Cancelled(f"instance {instance.id} is being deleted")
+        raise InvalidTransition("instance", instance.status, target)
+
+
+def settle_replica(
+    session: Session, replica: ReadReplica, target: ReadReplicaStatus, reason: str | None = None
+) -> None:
+    if replica.status == target:
+        replica.status_reason = reason
+        return
+    if not move_replica(session, replica.id, target, reason=reason, row=replica):
+        if replica.status == ReadReplicaStatus.DELETING:
+            raise Cancelled(f"read replica {replica.id} is being deleted")
+        raise InvalidTransition("read_replica", replica.status, target)
 
 
 def move_replica(

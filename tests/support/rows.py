@@ -7,6 +7,8 @@ from controlplane.db.models import Instance, ReadReplica
 from controlplane.db.session import session_scope
 from tests.support.tenants import Tenant
 
+CREATED: list[str] = []  # removed by remove_created(): they would count as used capacity
+
 
 def instance_row(tenant: Tenant, name: str = "row-only", replicas: int = 0) -> str:
     """A ``ready`` PostgreSQL instance row (with ``replicas`` ready read-replica rows).
@@ -36,4 +38,20 @@ def instance_row(tenant: Tenant, name: str = "row-only", replicas: int = 0) -> s
             )
         session.add(row)
         session.flush()
+        CREATED.append(row.id)
         return row.id
+
+
+def remove_created() -> None:
+    """The row-only instances made so far go (with their operations, none of which runs)."""
+    from sqlalchemy import delete
+
+    from controlplane.db.models import Operation
+
+    with session_scope() as session:
+        for instance_id in CREATED:
+            row = session.get(Instance, instance_id)
+            if row is not None:
+                session.delete(row)
+        session.execute(delete(Operation).where(Operation.resource_id.in_(CREATED)))
+    CREATED.clear()
