@@ -55,10 +55,18 @@ class Connection:
 class Role:
     """What a node is in its instance's topology; config renderings depend on it."""
 
-    kind: str  # primary | standby | replica
+    kind: str  # primary | standby | replica | copy
     node: str  # n1, n2, ...: also the node's DNS name on the instance network
-    primary_host: str | None = None  # standby/replica: the node it replicates from
+    primary_host: str | None = None  # standby/replica/copy: the node it copies from
     sync_standbys: tuple[str, ...] = ()  # primary: standbys that must confirm every commit
+    # copy: the source runs an older major version (its system tables need an upgrade)
+    upgrade: bool = False
+
+
+def copy_of(host: str, node: str, upgrade: bool = False) -> Role:
+    """A node that starts as an independent primary holding a consistent copy of ``host``
+    (a clone, a major upgrade): it follows nobody afterwards."""
+    return Role(kind="copy", node=node, primary_host=host, upgrade=upgrade)
 
 
 PRIMARY_ALONE = Role(kind="primary", node="n1")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.domain.failures import PermanentError
-from workers import instance_jobs, replica_jobs, upgrade_jobs
+from workers import copy_jobs, instance_jobs, replica_jobs, upgrade_jobs
 from workers.runner import FailureHook, Handler, OperationContext
 
 
@@ -32,6 +32,8 @@ HANDLERS: dict[str, Handler] = {
     "enable_ha": upgrade_jobs.enable_ha,
     "grow_volume": upgrade_jobs.grow_volume,
     "change_volume_type": upgrade_jobs.change_volume_type,
+    "clone_instance": copy_jobs.clone,
+    "major_upgrade": copy_jobs.major_upgrade,
     "failover": interrupted,
     "degrade": interrupted,
 }
@@ -41,6 +43,8 @@ FAILURE_HOOKS: dict[str, FailureHook] = {
     "delete_instance": instance_jobs.mark_error,
     "install_tls": instance_jobs.mark_error,
     "restart_instance": instance_jobs.mark_error,
+    "clone_instance": instance_jobs.mark_error,
+    "major_upgrade": instance_jobs.mark_error,
     "upgrade_node_type": instance_jobs.mark_error,
     "enable_ha": instance_jobs.mark_error,
     "grow_volume": instance_jobs.mark_error,

@@ -79,14 +79,17 @@ def converge_instance(
         if instance is None or _gone(instance):
             return  # deleted meanwhile: nothing to build
         ensure_node_rows(session, instance)
-        lb_port = endpoint_port(session, instance.id, "load_balancer")
+        lb_port = None
+        if not instance.load_balancer_released:
+            lb_port = endpoint_port(session, instance.id, "load_balancer")
         rebuild = {n.name for n in instance.nodes if n.needs_rebuild}
         session.commit()
         bp = load_blueprint(instance)
 
     nodes.ensure_instance_network(bp.instance_id)
     # The load balancer first: it starts while the engine initialises (it resolves nodes lazily).
-    proxies.ensure(lb_proxy(bp, (s.publish_address, lb_port)))
+    if lb_port is not None:
+        proxies.ensure(lb_proxy(bp, (s.publish_address, lb_port)))
     log.info("instance %s: network and load balancer ready", instance_id)
     check_wanted(sessions, instance_id)
     nodes.ensure_primary(bp, bp.primary)
@@ -112,15 +115,17 @@ def converge_instance(
         proxies.ensure(proxy)
 
     # Ready means reachable the way users reach it: through the load-balancer endpoint.
-    through_endpoint = replace(primary, host=s.publish_address, port=lb_port)
-    bp.agent.wait_ready(through_endpoint, timeout=30, interrupt=yield_to_monitor)
-    log.info("instance %s: reachable through its endpoint", instance_id)
+    if lb_port is not None:
+        through_endpoint = replace(primary, host=s.publish_address, port=lb_port)
+        bp.agent.wait_ready(through_endpoint, timeout=30, interrupt=yield_to_monitor)
+        log.info("instance %s: reachable through its endpoint", instance_id)
 
     with sessions() as session:
         instance = load_instance(session, instance_id)
         if instance is None or _gone(instance):
             return
-        _ensure_lb_endpoint(instance, lb_port)
+        if lb_port is not None:
+            _ensure_lb_endpoint(instance, lb_port)
         instance.settings = [{"name": n, "value": v} for n, v in bp.settings]
         set_status(session, instance, InstanceStatus.READY)
         session.commit()

@@ -227,10 +227,11 @@ class MysqlAgent(EngineAgent):
         work = replication.CLONE_DIR
         host, script = role.primary_host, replication.clone_script(flavor, role)
         try:
-            secrets = {
-                f"{work}/primary.cnf": replication.client_cnf(host, replication_password),
-                f"{work}/follow.sql": replication.follow_sql(flavor, role, replication_password),
-            }
+            secrets = {f"{work}/primary.cnf": replication.client_cnf(host, replication_password)}
+            if role.kind != "copy":
+                secrets[f"{work}/follow.sql"] = replication.follow_sql(
+                    flavor, role, replication_password
+                )
         except ValueError as exc:
             raise PermanentError(f"cannot copy a primary to {role.node}: {exc}") from exc
         return {

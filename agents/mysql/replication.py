@@ -373,7 +373,7 @@ mariadb-dump $PRIMARY --all-databases --single-transaction --gtid --master-data=
   --max-allowed-packet=1G {skip} \\
   | mariadb --socket="$SOCK" --default-character-set=utf8mb4 --max-allowed-packet=1G \\
   || fail "copy from {role.primary_host}"
-mariadb --socket="$SOCK" <"$WORK/follow.sql" || fail "follow {role.primary_host}"
+{_after_load(role)}
 POSITION=$(mariadb --socket="$SOCK" -N -B -e "SELECT @@gtid_slave_pos")
 stop_server
 PID=
@@ -388,6 +388,19 @@ mv "$WORK/05-init.cnf" "$BASE/{INIT_FILE}"
 rm -rf "$WORK"
 echo "cloned from {role.primary_host} at GTID $POSITION (server_id $SERVER_ID)"
 """
+
+
+def _after_load(role: Role) -> str:
+    """A follower starts replicating; a copy stays alone, its system tables upgraded when they
+    come from an older major version (the documented path: load, then mariadb-upgrade)."""
+    if role.kind != "copy":
+        return f'mariadb --socket="$SOCK" <"$WORK/follow.sql" || fail "follow {role.primary_host}"'
+    if role.upgrade:
+        return (
+            'mariadb-upgrade --socket="$SOCK" --force >"$WORK/upgrade.log" 2>&1 '
+            '|| fail "mariadb-upgrade"'
+        )
+    return ":"
 
 
 def follow_sql(flavor: Flavor, role: Role, password: str) -> str:

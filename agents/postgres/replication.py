@@ -51,19 +51,26 @@ def replication_conf(role: Role) -> str:
 
 
 def clone_script(major: str, role: Role) -> str:
-    """Copy the primary into an empty data directory with pg_basebackup, then mark it standby.
+    """Copy the primary into an empty data directory with pg_basebackup, then mark it standby
+    (through its own slot), or, for a ``copy``, leave it an independent primary (pg_basebackup's
+    temporary slot only: nothing stays behind on the source).
 
     Any previous content is discarded (a rebuilt node starts from the primary's data).
     """
     data = data_dir(major)
+    follower = role.kind != "copy"
+    slot = f"-C -S {slot_name(role.node)} " if follower else ""
+    standby = (
+        'touch "$DATA.clone/standby.signal"' if follower else 'rm -f "$DATA.clone/standby.signal"'
+    )
     return f"""\
 set -eu
 DATA={data}
 rm -rf "$DATA" "$DATA.clone"
 mkdir -p "$(dirname "$DATA")"
 PGPASSFILE={PASSFILE} pg_basebackup -h {role.primary_host} -p 5432 -U {REPLICATOR} \\
-  -D "$DATA.clone" -X stream -c fast -C -S {slot_name(role.node)} -w
-touch "$DATA.clone/standby.signal"
+  -D "$DATA.clone" -X stream -c fast {slot}-w
+{standby}
 sync
 mv "$DATA.clone" "$DATA"
 rm -rf {BASE}/{CLONE_DIR}

@@ -124,6 +124,9 @@ class Instance(Base):
     # HA durability: "sync" = every acknowledged commit is on the standby; "degraded" = main
     # node alone (standby missing or catching up); "none" = not an HA instance.
     sync_mode: Mapped[str] = mapped_column(String(16), default="none")
+    # Its load-balancer endpoint moved to another instance (a major upgrade with endpoints):
+    # converges build no load balancer for it any more.
+    load_balancer_released: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 

@@ -17,14 +17,10 @@ from controlplane.catalog.volumes import effective_volume_size
 from controlplane.db.models import Instance
 from controlplane.domain.errors import InvalidArguments, TransientState
 from controlplane.domain.states import InstanceStatus
-from controlplane.services import capacity, instances, operations
+from controlplane.services import capacity, copies, instances, operations
 from controlplane.services.tenancy import Principal
 
-NOT_YET = {
-    "upgradable_version_id": "major version upgrades are not available yet",
-    "major_upgrade_workflow": "major version upgrades are not available yet",
-    "enable_encryption": "encryption at rest is not available on this host",
-}
+NOT_YET = {"enable_encryption": "encryption at rest is not available on this host"}
 
 
 def restart(
@@ -44,10 +40,20 @@ def upgrade(
     instance_id: str,
     req: UpgradeInstanceRequest,
 ) -> tuple[Instance, str]:
-    instance = instances.get(session, principal, region, instance_id)
     target = req.target
     if target in NOT_YET:
         raise InvalidArguments.one(target, NOT_YET[target])
+    if req.upgradable_version_id is not None:  # a new instance (the legacy form)
+        return copies.major_upgrade(
+            session, principal, region, instance_id, req.upgradable_version_id, False
+        )
+    if req.major_upgrade_workflow is not None:
+        workflow = req.major_upgrade_workflow
+        return copies.major_upgrade(
+            session, principal, region, instance_id, workflow.upgradable_version_id,
+            workflow.with_endpoints,
+        )  # fmt: skip
+    instance = instances.get(session, principal, region, instance_id)
     catalog = load_catalog()
     node_type = find_node_type(catalog, instance.node_type)
     if node_type is None:

@@ -10,9 +10,9 @@ from controlplane.api import convert
 from controlplane.api.body import parse
 from controlplane.api.deps import PrincipalDep, RegionDep, SessionDep
 from controlplane.api.schemas.common import to_wire
-from controlplane.api.schemas.instances import UpgradeInstanceRequest
+from controlplane.api.schemas.instances import CloneInstanceRequest, UpgradeInstanceRequest
 from controlplane.db.session import session_factory
-from controlplane.services import lifecycle
+from controlplane.services import copies, lifecycle
 from controlplane.services.operations import publish_after_commit
 
 router = APIRouter(prefix="/rdb/v1/regions/{region}")
@@ -23,6 +23,20 @@ def restart_instance(
     instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
 ) -> dict[str, Any]:
     instance, op_id = lifecycle.restart(session, principal, region, instance_id)
+    publish_after_commit(session_factory(), [op_id])
+    return to_wire(convert.instance(instance))
+
+
+@router.post("/instances/{instance_id}/clone")
+async def clone_instance(
+    instance_id: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    region: RegionDep,
+) -> dict[str, Any]:
+    body = await parse(request, CloneInstanceRequest)
+    instance, op_id = copies.clone(session, principal, region, instance_id, body)
     publish_after_commit(session_factory(), [op_id])
     return to_wire(convert.instance(instance))
 
