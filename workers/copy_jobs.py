@@ -52,6 +52,10 @@ def copy_main_node(source: Blueprint, source_node: str, new: Blueprint, upgrade:
     if docker_driver.find_container(new.container(primary)) is not None:
         return
     nodes.ensure_instance_network(new.instance_id)
+    # The copy reads as the replication account, which a standalone source may not have yet.
+    source.agent.ensure_replication_user(
+        connection(source, source.primary), source.replication_password
+    )
     spec = nodes.node_spec(new, primary, nodes.volume_mount(new, primary))
     role = copy_of(source.container(source_node), primary, upgrade=upgrade)
     nodes.run_clone(new, replace(spec, network=naming.network(source.instance_id)), role)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pymysql
 import pytest
-from scaleway.rdb.v1 import MajorUpgradeWorkflow, RdbV1API
+from scaleway.rdb.v1 import RdbV1API, UpgradeInstanceRequestMajorUpgradeWorkflow
 
 from tests.e2e.clients import CLIENTS, EngineClient
 from tests.support.engine import superuser_connection
@@ -72,7 +72,9 @@ def _run(live: Live, statements: list[str], user: str = USER, password: str = PA
 def _prepare(family: str, live: Live) -> None:
     spec = FAMILIES[family]
     if family == "postgresql":
-        _run(live, spec.prepare)
+        with closing(_pg(live, "rdb")) as conn:  # autocommit: CREATE DATABASE
+            for statement in spec.prepare:
+                conn.execute(statement)
         with closing(_pg(live, "shop")) as conn:
             conn.execute("CREATE TABLE items (id int PRIMARY KEY)")
             conn.execute("INSERT INTO items VALUES (1), (2)")
@@ -147,7 +149,7 @@ def test_major_upgrade_keeps_everything(rdb: RdbV1API, family: str, with_endpoin
         assert target.name == spec.newer
         upgraded = rdb.upgrade_instance(
             instance_id=source.instance_id,
-            major_upgrade_workflow=MajorUpgradeWorkflow(
+            major_upgrade_workflow=UpgradeInstanceRequestMajorUpgradeWorkflow(
                 upgradable_version_id=target.id, with_endpoints=with_endpoints
             ),
         )
