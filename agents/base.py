@@ -8,6 +8,7 @@ the agent into ``TemporaryError`` / ``PermanentError``.
 
 from __future__ import annotations
 
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ class NodeRuntime:
     port: int
     server_command: list[str]
     init_command: list[str]
+    version_command: list[str]  # prints the engine's exact version (parsed by engine_version)
     stop_signal: str
     stop_timeout: int
 
@@ -61,6 +63,15 @@ class Role:
     sync_standbys: tuple[str, ...] = ()  # primary: standbys that must confirm every commit
     # copy: the source runs an older major version (its system tables need an upgrade)
     upgrade: bool = False
+
+
+def engine_version(version_output: str) -> str:
+    """The exact version a server's ``--version`` prints: "postgres (PostgreSQL) 15.20 (Debian
+    15.20-0+deb12u1)" -> "15.20"; "mariadbd  Ver 10.11.14-MariaDB-0+deb12u2 ..." -> "10.11.14"."""
+    match = re.search(r"\b(\d+\.\d+(?:\.\d+)?)", version_output)
+    if match is None:
+        raise ValueError(f"no version in {version_output[:200]!r}")
+    return match.group(1)
 
 
 def copy_of(host: str, node: str, upgrade: bool = False) -> Role:

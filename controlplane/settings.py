@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     republish_after_seconds: float = 30.0
     reconcile_interval_seconds: float = 15.0
     max_operation_attempts: int = 5
+    # A maintenance (an image update) not applied by its users is applied this long after it
+    # was announced (certificate renewals: 14 days before the certificate expires).
+    maintenance_forced_after_hours: float = 14 * 24
     max_read_replicas: int = 3
     # Default quotas per organization (`dbaas quota set` overrides them per organization).
     quota_instances: int = 50

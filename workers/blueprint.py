@@ -27,6 +27,7 @@ from workers import docker_driver, naming, proxies, topology
 class Blueprint:
     instance_id: str
     version: EngineVersion
+    image: str  # the pinned build (an image id), or the version's tag before pinning
     node_type: NodeType
     agent: EngineAgent
     runtime: NodeRuntime
@@ -81,6 +82,7 @@ def load(instance: Instance, sync_mode: str | None = None) -> Blueprint:
     return Blueprint(
         instance_id=instance.id,
         version=version,
+        image=instance.image_id or version.image,
         node_type=node_type,
         agent=agent,
         runtime=agent.runtime(version.version),

@@ -87,9 +87,12 @@ def major_upgrade(ctx: OperationContext) -> None:
         nodes.write_config(new, new.primary)
         _restore(source, new)
         _remember(ctx, "restored")
-    converge_instance(ctx.sessions, new.instance_id, {})
-    if ctx.params.get("with_endpoints"):
-        move_endpoint(ctx.sessions, source.instance_id, new.instance_id)
+    if not ctx.params.get("with_endpoints"):
+        converge_instance(ctx.sessions, new.instance_id, {})
+        return
+    # Whole (standby included) before the endpoint moves; ready only once it did.
+    converge_instance(ctx.sessions, new.instance_id, {}, ready=False)
+    move_endpoint(ctx.sessions, source.instance_id, new.instance_id)
 
 
 def _remember(ctx: OperationContext, key: str) -> None:
@@ -170,10 +173,26 @@ def move_endpoint(sessions: sessionmaker[Session], source_id: str, new_id: str) 
         if source is None or new is None:
             return
         moving = next((e for e in source.endpoints if e.kind == "load_balancer"), None)
-        if moving is None:
-            return  # moved already
         own = next((e for e in new.endpoints if e.kind == "load_balancer"), None)
-        port = moving.port
+    if moving is not None:  # else moved already (a retried job)
+        _take_endpoint(
+            sessions, source_id, new_id, (moving.id, moving.port), own.id if own else None
+        )
+    converge_instance(sessions, new_id, {})  # its load balancer, now on the moved port
+    try:
+        converge_instance(sessions, source_id, {})  # settles without a load balancer
+    except TemporaryError:
+        log.warning("instance %s: not settled after its endpoint moved", source_id)
+
+
+def _take_endpoint(
+    sessions: sessionmaker[Session],
+    source_id: str,
+    new_id: str,
+    moving: tuple[str, int],  # endpoint id, port
+    own_id: str | None,
+) -> None:
+    moving_id, port = moving
     proxies.remove(naming.lb_container(source_id))  # frees the port: the source stops there
     proxies.remove(naming.lb_container(new_id))
     with sessions() as session:
@@ -181,13 +200,12 @@ def move_endpoint(sessions: sessionmaker[Session], source_id: str, new_id: str) 
         new = session.get(Instance, new_id)
         assert source is not None and new is not None
         source.load_balancer_released = True
-        endpoint = session.get(Endpoint, moving.id)
+        endpoint = session.get(Endpoint, moving_id)
         assert endpoint is not None
         endpoint.instance_id = new_id
-        if own is not None:
-            stale = session.get(Endpoint, own.id)
-            if stale is not None:
-                session.delete(stale)
+        stale = session.get(Endpoint, own_id) if own_id else None
+        if stale is not None:
+            session.delete(stale)
         for allocation in session.query(PortAllocation).filter(
             PortAllocation.owner_id == new_id, PortAllocation.purpose == "load_balancer"
         ):
@@ -196,8 +214,3 @@ def move_endpoint(sessions: sessionmaker[Session], source_id: str, new_id: str) 
         if moved is not None:
             moved.owner_id = new_id
         session.commit()
-    converge_instance(sessions, new_id, {})  # its load balancer, now on the moved port
-    try:
-        converge_instance(sessions, source_id, {})  # settles without a load balancer
-    except TemporaryError:
-        log.warning("instance %s: not settled after its endpoint moved", source_id)

@@ -374,3 +374,34 @@ def signal(name: str, signum: str) -> None:
         container = find_container(name)
         if container is not None and container.status == "running":
             container.kill(signal=signum)
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    image_id: str
+    labels: dict[str, str]
+
+
+def image_info(ref: str) -> ImageInfo | None:
+    """A tag or an image id; None when no such image is here."""
+    with translated(f"inspect image {ref}"):
+        try:
+            image = client().images.get(ref)
+        except ImageNotFound:
+            return None
+        return ImageInfo(image_id=str(image.id), labels=dict(image.labels or {}))
+
+
+def container_image(name: str) -> str | None:
+    """The id of the image a container runs, or None when there is no such container."""
+    container = find_container(name)
+    return None if container is None else str(container.attrs.get("Image") or "") or None
+
+
+def image_output(image: str, command: list[str], labels: dict[str, str]) -> str:
+    """What ``command`` prints in a throwaway container of ``image`` (no network)."""
+    with translated(f"run {command[0]} in {image}"):
+        output = client().containers.run(
+            image, command, remove=True, network_mode="none", labels=labels, **HARDENING
+        )
+        return bytes(output).decode(errors="replace")

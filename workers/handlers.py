@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.domain.failures import PermanentError
-from workers import copy_jobs, instance_jobs, replica_jobs, upgrade_jobs
+from workers import copy_jobs, instance_jobs, maintenance_jobs, replica_jobs, upgrade_jobs
 from workers.runner import FailureHook, Handler, OperationContext
 
 
@@ -34,6 +34,7 @@ HANDLERS: dict[str, Handler] = {
     "change_volume_type": upgrade_jobs.change_volume_type,
     "clone_instance": copy_jobs.clone,
     "major_upgrade": copy_jobs.major_upgrade,
+    "apply_maintenance": maintenance_jobs.apply,
     "failover": interrupted,
     "degrade": interrupted,
 }
@@ -45,6 +46,7 @@ FAILURE_HOOKS: dict[str, FailureHook] = {
     "restart_instance": instance_jobs.mark_error,
     "clone_instance": instance_jobs.mark_error,
     "major_upgrade": instance_jobs.mark_error,
+    "apply_maintenance": maintenance_jobs.failed,
     "upgrade_node_type": instance_jobs.mark_error,
     "enable_ha": instance_jobs.mark_error,
     "grow_volume": instance_jobs.mark_error,

@@ -22,7 +22,7 @@ from controlplane.domain.failures import Cancelled, TemporaryError
 from controlplane.domain.states import InstanceStatus
 from controlplane.services import ports, transitions
 from controlplane.settings import get_settings
-from workers import docker_driver, naming, nodes, preemption, proxies, volumes
+from workers import docker_driver, images, naming, nodes, preemption, proxies, volumes
 from workers.blueprint import Blueprint, connection, lb_proxy, replica_proxies
 from workers.blueprint import load as load_blueprint
 from workers.runner import OperationContext
@@ -70,9 +70,13 @@ def converge(ctx: OperationContext) -> None:
 
 
 def converge_instance(
-    sessions: sessionmaker[Session], instance_id: str, params: dict[str, object]
+    sessions: sessionmaker[Session],
+    instance_id: str,
+    params: dict[str, object],
+    ready: bool = True,
 ) -> None:
-    """Make the instance's containers, roles, replication and endpoint match its rows."""
+    """Make the instance's containers, roles, replication and endpoint match its rows; then
+    the instance is ready (unless ``ready`` is false: the job has more to do)."""
     s = get_settings()
     with sessions() as session:
         instance = load_instance(session, instance_id)
@@ -83,6 +87,7 @@ def converge_instance(
         if not instance.load_balancer_released:
             lb_port = endpoint_port(session, instance.id, "load_balancer")
         rebuild = {n.name for n in instance.nodes if n.needs_rebuild}
+        images.pin(instance)
         session.commit()
         bp = load_blueprint(instance)
 
@@ -127,7 +132,8 @@ def converge_instance(
         if lb_port is not None:
             _ensure_lb_endpoint(instance, lb_port)
         instance.settings = [{"name": n, "value": v} for n, v in bp.settings]
-        set_status(session, instance, InstanceStatus.READY)
+        if ready:
+            set_status(session, instance, InstanceStatus.READY)
         session.commit()
 
 

@@ -65,5 +65,9 @@ def instance_filter(instance_id: str) -> dict[str, list[str]]:
     return {"label": [f"{LABEL_PREFIX}.owner={prefix()}", f"{LABEL_PREFIX}.instance={instance_id}"]}
 
 
+def owner_labels() -> dict[str, str]:
+    return {f"{LABEL_PREFIX}.owner": prefix()}
+
+
 def owner_filter() -> dict[str, list[str]]:
     return {"label": [f"{LABEL_PREFIX}.owner={prefix()}"]}

@@ -42,7 +42,7 @@ def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSp
     limits = topology.node_limits(bp.node_type)
     return docker_driver.ContainerSpec(
         name=bp.container(node),
-        image=bp.version.image,
+        image=bp.image,
         command=bp.runtime.server_command,
         labels=naming.labels(bp.instance_id, node=node),
         network=naming.network(bp.instance_id),

@@ -6,23 +6,31 @@ The decision (``diagnose``) is pure; observing Docker and the engine happens aro
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.certificates import due_for_renewal
+from controlplane.catalog import find_engine_version, load_catalog
 from controlplane.db.base import utcnow
 from controlplane.db.models import Instance, Operation
+from controlplane.domain import maintenance
 from controlplane.domain.errors import TransientState
 from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
-from controlplane.services import operations, transitions
-from controlplane.services.instances import start_certificate_renewal
-from workers import docker_driver, instance_jobs, naming, volumes
+from controlplane.services import maintenances, operations, transitions
+from controlplane.settings import get_settings
+from workers import docker_driver, images, instance_jobs, naming, volumes
 from workers.blueprint import connection
 from workers.blueprint import load as load_blueprint
 
 log = logging.getLogger(__name__)
+# Statuses whose instances get maintenances announced (not while provisioning or deleting).
+ANNOUNCED = tuple(
+    s.value
+    for s in InstanceStatus
+    if s not in (InstanceStatus.PROVISIONING, InstanceStatus.DELETING, InstanceStatus.UNKNOWN)
+)
 
 
 def diagnose(container_states: dict[str, str | None]) -> str | None:
@@ -70,11 +78,12 @@ def _has_open_operation(session: Session, instance: Instance) -> bool:
 
 def reconcile_all(sessions: sessionmaker[Session]) -> list[str]:
     """Full disks are marked (and cleared when space came back); ready instances with a
-    stopped or vanished part go to ``autohealing`` with a heal job; certificates close to
-    expiry are renewed."""
+    stopped or vanished part go to ``autohealing`` with a heal job; maintenances are announced,
+    and applied once forced (a certificate close to expiry, a rebuilt image)."""
     observe_replication(sessions)
     observe_disks(sessions)
-    return _heal_broken(sessions) + _renew_certificates(sessions)
+    announce_maintenances(sessions)
+    return _heal_broken(sessions) + _apply_forced(sessions)
 
 
 def disk_is_full(free_bytes: int, size_bytes: int) -> bool:
@@ -129,29 +138,55 @@ def observe_replication(sessions: sessionmaker[Session]) -> None:
         session.commit()
 
 
-def _renew_certificates(sessions: sessionmaker[Session]) -> list[str]:
-    renewing: list[str] = []
+def announce_maintenances(sessions: sessionmaker[Session]) -> None:
+    """What each instance needs announced (domain/maintenance.py): a certificate close to
+    expiry, a newer build of its image tag than the one its nodes run."""
+    now = utcnow()
+    force_after = timedelta(hours=get_settings().maintenance_forced_after_hours)
+    catalog = load_catalog()
+    with sessions() as session:
+        newest: dict[str, maintenance.Image | None] = {}
+        for instance in session.scalars(select(Instance).where(Instance.status.in_(ANNOUNCED))):
+            version = find_engine_version(catalog, instance.engine)
+            if version is None:
+                continue
+            if version.image not in newest:
+                newest[version.image] = images.newest(session, version)
+            if instance.image_id is None and instance.status == InstanceStatus.READY:
+                images.pin(instance)
+            running = (
+                images.describe(session, version, instance.image_id) if instance.image_id else None
+            )
+            wanted = [
+                maintenance.certificate_renewal(instance.tls_expires_at, now),
+                maintenance.image_update(
+                    version.name, running, newest[version.image], now, force_after
+                ),
+            ]
+            maintenances.announce(session, instance, [a for a in wanted if a is not None])
+        session.commit()
+
+
+def _apply_forced(sessions: sessionmaker[Session]) -> list[str]:
+    """Ready instances with a maintenance past its forced date get it applied."""
+    now = utcnow()
+    applying: list[str] = []
     with sessions() as session:
         ready = session.scalars(
             select(Instance).where(Instance.status == InstanceStatus.READY.value)
         ).all()
         for instance in ready:
-            if instance.tls_expires_at is None or not due_for_renewal(instance.tls_expires_at):
+            pending = [m.forced_at for m in instance.maintenances if m.status == "pending"]
+            if not maintenance.forced(pending, now) or _has_open_operation(session, instance):
                 continue
-            if _has_open_operation(session, instance):
-                continue
-            log.info(
-                "instance %s: certificate expires %s; renewing",
-                instance.id,
-                instance.tls_expires_at,
-            )
+            log.info("instance %s: applying its maintenances (forced)", instance.id)
             try:
-                renewing.append(start_certificate_renewal(session, instance))
+                applying.append(maintenances.start_apply(session, instance)[1])
             except TransientState:
                 continue  # a request started something else on it meanwhile
-    if renewing:
-        operations.publish(sessions, renewing)
-    return renewing
+    if applying:
+        operations.publish(sessions, applying)
+    return applying
 
 
 def _heal_broken(sessions: sessionmaker[Session]) -> list[str]:

@@ -45,8 +45,9 @@ def _blueprint(sessions: sessionmaker[Session], instance_id: str) -> Blueprint |
         return load_blueprint(instance)
 
 
-def _roll(ctx: OperationContext, change: Change) -> None:
-    """Apply ``change`` to every node, the main node last and, with HA, through a switchover."""
+def roll(ctx: OperationContext, change: Change, ready: bool = True) -> None:
+    """Apply ``change`` to every node, the main node last and, with HA, through a switchover.
+    The instance is ready at the end, unless ``ready`` is false (the job settles it)."""
     instance_id, sessions = ctx.resource_id, ctx.sessions
     bp = _blueprint(sessions, instance_id)
     if bp is None:
@@ -68,7 +69,7 @@ def _roll(ctx: OperationContext, change: Change) -> None:
         check_wanted(sessions, instance_id)
         timings = takeover.switch_over(sessions, bp)
         _remember(ctx, "switched_over", str(timings))
-    converge_instance(sessions, instance_id, {})  # rebuilds the old main node, then sync
+    converge_instance(sessions, instance_id, {}, ready)  # rebuilds the old main node, then sync
 
 
 def _remember(ctx: OperationContext, key: str, value: object) -> None:
@@ -145,11 +146,11 @@ def _drop_volume(bp: Blueprint, node: str) -> None:
 
 
 def restart(ctx: OperationContext) -> None:
-    _roll(ctx, restart_node)
+    roll(ctx, restart_node)
 
 
 def upgrade_node_type(ctx: OperationContext) -> None:
-    _roll(ctx, recreate_node)
+    roll(ctx, recreate_node)
 
 
 def enable_ha(ctx: OperationContext) -> None:
@@ -161,7 +162,7 @@ def enable_ha(ctx: OperationContext) -> None:
 def grow_volume(ctx: OperationContext) -> None:
     """Every node's block volume grows to the recorded size: online (mounted, in use) where
     the host allows it, else each node restarts on its grown volume, rolled like a restart."""
-    _roll(ctx, grow_node)
+    roll(ctx, grow_node)
 
 
 def change_volume_type(ctx: OperationContext) -> None:
@@ -175,7 +176,7 @@ def change_volume_type(ctx: OperationContext) -> None:
         converge_instance(ctx.sessions, ctx.resource_id, {})  # nothing to move (see volumes)
         return
     if bp.standbys():
-        _roll(ctx, rebuild_node)
+        roll(ctx, rebuild_node)
         return
     for replica in bp.replicas():
         rebuild_node(bp, replica)

@@ -105,6 +105,7 @@ class MysqlAgent(EngineAgent):
             port=conf.PORT,
             server_command=[flavor.server, f"--defaults-file={conf.BASE}/{conf.MAIN_FILE}"],
             init_command=["sh", f"{conf.BASE}/{conf.INIT_DIR}/init.sh"],
+            version_command=[flavor.server, "--version"],
             stop_signal="SIGTERM",  # clean shutdown; InnoDB may need a while to flush
             stop_timeout=120,
         )

@@ -401,7 +401,8 @@ def _after_load(role: Role) -> str:
         return f'mariadb --socket="$SOCK" <"$WORK/follow.sql" || fail "follow {role.primary_host}"'
     if role.upgrade:
         return (
-            'mariadb-upgrade --socket="$SOCK" --force >"$WORK/upgrade.log" 2>&1 '
+            # as the OS account, which the socket authenticates (mariadb-upgrade defaults to root)
+            'mariadb-upgrade --socket="$SOCK" --user="$(id -un)" --force >"$WORK/upgrade.log" 2>&1 '
             '|| fail "mariadb-upgrade"'
         )
     return ":"

@@ -65,6 +65,7 @@ class PostgresAgent(EngineAgent):
             port=5432,
             server_command=["postgres", "-D", conf.data_dir(major_version)],
             init_command=["sh", f"{conf.BASE}/{conf.INIT_DIR}/init.sh"],
+            version_command=["postgres", "--version"],
             stop_signal="SIGINT",  # fast shutdown; SIGTERM waits for clients
             stop_timeout=60,
         )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy.orm import object_session
+
 from controlplane.api.schemas import endpoints as ep
 from controlplane.api.schemas import instances as wire
 from controlplane.api.schemas import read_replicas as rr
@@ -13,9 +15,9 @@ from controlplane.api.schemas.enums import MaintenanceStatus
 from controlplane.api.schemas.metrics import InstanceMetrics, TimeSeries
 from controlplane.api.schemas.operations import OperationRecord
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
-from controlplane.db.models import Endpoint, Instance, Operation, ReadReplica
-from controlplane.domain import maintenance
+from controlplane.db.models import Endpoint, Instance, Maintenance, Operation, ReadReplica
 from controlplane.domain.redact import public_message
+from controlplane.services import images, maintenances
 
 
 def endpoint(row: Endpoint) -> ep.Endpoint:
@@ -48,11 +50,14 @@ def instance(row: Instance) -> wire.Instance:
     endpoints = [endpoint(e) for e in row.endpoints if e.read_replica_id is None]
     load_balancer = next((e for e in endpoints if e.load_balancer is not None), None)
     version = find_engine_version(load_catalog(), row.engine)
-    upgrades = (
-        [upgradable_version_from_catalog(v) for v in upgradable_versions(load_catalog(), version)]
-        if version
-        else []
-    )
+    upgrades = []
+    if version is not None:
+        session = object_session(row)
+        observed = images.current_engine_versions(session) if session is not None else {}
+        for target in upgradable_versions(load_catalog(), version):
+            upgrade = upgradable_version_from_catalog(target)
+            upgrade.minor_version = observed.get(target.image, upgrade.minor_version)
+            upgrades.append(upgrade)
     return wire.Instance(
         id=row.id,
         name=row.name,
@@ -77,19 +82,22 @@ def instance(row: Instance) -> wire.Instance:
             total_disk_retention=row.logs_total_disk_retention,
         ),
         backup_same_region=row.backup_same_region,
-        maintenances=[
-            wire.Maintenance(
-                starts_at=m.starts_at,
-                stops_at=m.stops_at,
-                reason=m.reason,
-                status=MaintenanceStatus.PENDING,
-                is_applicable=True,
-            )
-            for m in maintenance.pending(row.tls_expires_at)
-        ],
+        maintenances=[maintenance(m) for m in maintenances.shown(row)],
         encryption=EncryptionAtRest(enabled=row.encryption_enabled),
         created_at=row.created_at,
         region=row.region,
+    )
+
+
+def maintenance(row: Maintenance) -> wire.Maintenance:
+    return wire.Maintenance(
+        starts_at=row.starts_at,
+        stops_at=row.stops_at,
+        closed_at=row.closed_at,
+        reason=row.reason,
+        status=MaintenanceStatus(row.status),
+        forced_at=row.forced_at,
+        is_applicable=row.status == MaintenanceStatus.PENDING,
     )
 
 

@@ -127,6 +127,9 @@ class Instance(Base):
     # Its load-balancer endpoint moved to another instance (a major upgrade with endpoints):
     # converges build no load balancer for it any more.
     load_balancer_released: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The image its nodes run (a Docker image id), pinned until a maintenance moves it to a
+    # newer build of the same tag; NULL until a worker first pins it.
+    image_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -138,6 +141,9 @@ class Instance(Base):
     )
     read_replicas: Mapped[list[ReadReplica]] = relationship(
         back_populates="instance", cascade="all, delete-orphan", order_by="ReadReplica.created_at"
+    )
+    maintenances: Mapped[list[Maintenance]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan", order_by="Maintenance.created_at"
     )
 
 
@@ -204,3 +210,41 @@ class PortAllocation(Base):
     owner_id: Mapped[str] = mapped_column(String(64), index=True)
     purpose: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Maintenance(Base):
+    """Work we announce on an instance (domain/maintenance.py): pending until the user applies
+    it or ``forced_at`` passes, ongoing while its job runs, then done (or canceled when what
+    called for it went away)."""
+
+    __tablename__ = "maintenances"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # image_update | certificate_renewal
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    # image_update: the image id the nodes move to (the tag's newest build when announced)
+    target: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    starts_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    stops_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    forced_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    instance: Mapped[Instance] = relationship(back_populates="maintenances")
+
+
+class EngineImage(Base):
+    """What a worker learned about an engine image (by id): its tag and the engine's exact
+    version inside (``minor_version`` on the wire)."""
+
+    __tablename__ = "engine_images"
+
+    image_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(255), index=True)
+    recipe_hash: Mapped[str] = mapped_column(String(64), default="")
+    engine_version: Mapped[str] = mapped_column(String(64))
+    # The tag pointed at this image when last observed (a rebuild moves the tag on).
+    current: Mapped[bool] = mapped_column(Boolean, default=True)
+    observed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -213,7 +213,7 @@ def list_instances(
     if tags:
         rows = [i for i in rows if set(tags) <= set(i.tags)]
     if has_maintenances is not None:
-        rows = [i for i in rows if bool(maintenance.pending(i.tls_expires_at)) == has_maintenances]
+        rows = [i for i in rows if maintenance.any_open(i.maintenances) == has_maintenances]
     rows.sort(key=_sort_key(order_by), reverse=order_by.endswith("_desc"))
     start = (page - 1) * size
     return Page(rows[start : start + size], len(rows))

@@ -181,7 +181,7 @@ def test_a_failed_major_upgrade_leaves_the_source_serving(rdb: RdbV1API) -> None
     source = create(rdb, CLIENTS["postgresql"], "major-fails", ha=False)
     new_id = None
     try:
-        with closing(superuser_connection(source.instance_id)) as conn:
+        with closing(superuser_connection(source.instance_id, "rdb")) as conn:
             conn.execute("CREATE EXTENSION adminpack")
         with writing(source):
             (target,) = rdb.get_instance(instance_id=source.instance_id).upgradable_version

@@ -17,7 +17,7 @@ def blueprint(instance_id: str) -> Blueprint:
         return load_blueprint(row)
 
 
-def superuser_connection(instance_id: str) -> psycopg.Connection:
+def superuser_connection(instance_id: str, dbname: str = "postgres") -> psycopg.Connection:
     """The service's superuser on the main node of a PostgreSQL instance (autocommit)."""
     bp = blueprint(instance_id)
     conn = connection(bp, bp.primary)
@@ -26,6 +26,6 @@ def superuser_connection(instance_id: str) -> psycopg.Connection:
         port=conn.port,
         user=conn.user,
         password=conn.password,
-        dbname="postgres",
+        dbname=dbname,
         autocommit=True,
     )

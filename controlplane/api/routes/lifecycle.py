@@ -1,4 +1,4 @@
-"""Restart and upgrade an instance."""
+"""Restart, upgrade, clone an instance; apply its maintenances."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from controlplane.api.deps import PrincipalDep, RegionDep, SessionDep
 from controlplane.api.schemas.common import to_wire
 from controlplane.api.schemas.instances import CloneInstanceRequest, UpgradeInstanceRequest
 from controlplane.db.session import session_factory
-from controlplane.services import copies, lifecycle
+from controlplane.services import copies, lifecycle, maintenances
 from controlplane.services.operations import publish_after_commit
 
 router = APIRouter(prefix="/rdb/v1/regions/{region}")
@@ -53,3 +53,12 @@ async def upgrade_instance(
     instance, op_id = lifecycle.upgrade(session, principal, region, instance_id, body)
     publish_after_commit(session_factory(), [op_id])
     return to_wire(convert.instance(instance))
+
+
+@router.post("/instances/{instance_id}/apply-maintenance")
+def apply_instance_maintenance(
+    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+) -> dict[str, Any]:
+    row, op_id = maintenances.apply(session, principal, region, instance_id)
+    publish_after_commit(session_factory(), [op_id])
+    return to_wire(convert.maintenance(row))
