@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.catalog import find_engine_version, load_catalog
+from controlplane.catalog.model import EngineVersion
 from controlplane.db.base import utcnow
 from controlplane.db.models import Instance, Operation
 from controlplane.domain import maintenance
@@ -145,13 +146,13 @@ def announce_maintenances(sessions: sessionmaker[Session]) -> None:
     force_after = timedelta(hours=get_settings().maintenance_forced_after_hours)
     catalog = load_catalog()
     with sessions() as session:
-        newest: dict[str, maintenance.Image | None] = {}
+        newest = {  # every version's: what upgradable_version shows too
+            v.image: _newest(session, v) for v in catalog.engine_versions() if not v.disabled
+        }
         for instance in session.scalars(select(Instance).where(Instance.status.in_(ANNOUNCED))):
             version = find_engine_version(catalog, instance.engine)
-            if version is None:
+            if version is None or version.image not in newest:
                 continue
-            if version.image not in newest:
-                newest[version.image] = images.newest(session, version)
             if instance.image_id is None and instance.status == InstanceStatus.READY:
                 images.pin(instance)
             running = (
@@ -163,8 +164,19 @@ def announce_maintenances(sessions: sessionmaker[Session]) -> None:
                     version.name, running, newest[version.image], now, force_after
                 ),
             ]
-            maintenances.announce(session, instance, [a for a in wanted if a is not None])
+            observed = frozenset(maintenance.Kind)
+            if running is None or newest[version.image] is None:
+                observed -= {maintenance.Kind.IMAGE_UPDATE}
+            maintenances.announce(session, instance, [a for a in wanted if a is not None], observed)
         session.commit()
+
+
+def _newest(session: Session, version: EngineVersion) -> maintenance.Image | None:
+    try:
+        return images.newest(session, version)
+    except (TemporaryError, ValueError) as exc:  # tried again next time
+        log.warning("image %s not observed: %s", version.image, exc)
+        return None
 
 
 def _apply_forced(sessions: sessionmaker[Session]) -> list[str]:

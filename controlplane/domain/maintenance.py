@@ -124,10 +124,15 @@ def image_update(
     )
 
 
-def plan(recorded: list[Recorded], wanted: list[Announcement]) -> Plan:
+def plan(
+    recorded: list[Recorded],
+    wanted: list[Announcement],
+    observed: frozenset[Kind] = frozenset(Kind),
+) -> Plan:
     """Open rows meet what the instance needs now. One open row per kind; an ongoing one is
     its job's to close. A pending one no longer needed closes: a certificate renewed by other
-    means is done; an image update whose tag went back to the running build is canceled."""
+    means is done; an image update whose tag went back to the running build is canceled.
+    Rows of a kind not ``observed`` this time (Docker did not answer) stay as they are."""
     wanted_by_kind = {a.kind: a for a in wanted}
     create: list[Announcement] = []
     retarget: dict[str, Announcement] = {}
@@ -135,7 +140,7 @@ def plan(recorded: list[Recorded], wanted: list[Announcement]) -> Plan:
     open_kinds = set()
     for row in recorded:
         open_kinds.add(row.kind)
-        if row.status != Status.PENDING:
+        if row.status != Status.PENDING or row.kind not in observed:
             continue
         announcement = wanted_by_kind.get(row.kind)
         if announcement is None:

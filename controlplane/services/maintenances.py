@@ -30,14 +30,19 @@ def shown(instance: Instance, now: datetime | None = None) -> list[Maintenance]:
     return [m for m in instance.maintenances if m.closed_at is None or m.closed_at >= since]
 
 
-def announce(session: Session, instance: Instance, wanted: list[Announcement]) -> None:
+def announce(
+    session: Session,
+    instance: Instance,
+    wanted: list[Announcement],
+    observed: frozenset[Kind] = frozenset(Kind),
+) -> None:
     """Open rows follow what the instance needs now (the caller commits)."""
     now = utcnow()
     recorded = [
         maintenance.Recorded(m.id, Kind(m.kind), Status(m.status), m.target)
         for m in open_rows(instance)
     ]
-    plan = maintenance.plan(recorded, wanted)
+    plan = maintenance.plan(recorded, wanted, observed)
     by_id = {m.id: m for m in instance.maintenances}
     for row_id, status in plan.close.items():
         by_id[row_id].status = status.value

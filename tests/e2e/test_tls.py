@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -207,19 +208,46 @@ def test_verified_connections_and_renewal(
         connect(replica_endpoint.ip, replica_endpoint.port, old_cert)
 
 
-def test_certificates_close_to_expiry_are_renewed_and_announced(
+def _expires_in(instance_id: str, days: int) -> None:
+    """Pretend the certificate is that close to its expiry."""
+    with session_scope() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None
+        row.tls_expires_at = certificates.utcnow() + timedelta(days=days)
+
+
+def _pending(rdb: RdbV1API, instance_id: str) -> list[Any]:
+    return [m for m in rdb.get_instance(instance_id=instance_id).maintenances if m.is_applicable]
+
+
+def test_certificates_close_to_expiry_are_announced_applied_and_forced(
     rdb: RdbV1API, secured: tuple[str, str, Family]
 ) -> None:
+    """30 days before expiry a renewal is announced (the user may apply it); 14 days before,
+    it is applied without the user."""
     instance_id = secured[0]
     rdb.wait_for_instance(instance_id=instance_id, options=wait())
     before = rdb.get_instance_certificate(instance_id=instance_id).content
-    with session_scope() as session:  # pretend a year went by
-        row = session.get(Instance, instance_id)
-        assert row is not None
-        row.tls_expires_at = certificates.utcnow() + certificates.RENEW_BEFORE / 2
-    assert any(i.id == instance_id for i in rdb.list_instances_all(has_maintenances=True))
+    _expires_in(instance_id, 20)
     deadline = time.monotonic() + 60
-    while rdb.get_instance_certificate(instance_id=instance_id).content == before:
+    while not _pending(rdb, instance_id):
+        assert time.monotonic() < deadline, "the renewal was never announced"
+        time.sleep(1)
+    (announced,) = _pending(rdb, instance_id)
+    assert announced.reason.startswith("TLS certificate renewal")
+    assert announced.forced_at is not None and announced.forced_at > certificates.utcnow()
+    assert any(i.id == instance_id for i in rdb.list_instances_all(has_maintenances=True))
+    applied = rdb.apply_instance_maintenance(instance_id=instance_id)
+    assert applied.status == "ongoing"
+    renewed = rdb.get_instance_certificate(instance_id=instance_id).content
+    assert renewed != before  # issued at once, installed by the job
+    rdb.wait_for_instance(instance_id=instance_id, options=wait())
+    assert _pending(rdb, instance_id) == []
+    assert [m.status for m in rdb.get_instance(instance_id=instance_id).maintenances] == ["done"]
+
+    _expires_in(instance_id, 10)  # past the forced date: renewed without the user
+    deadline = time.monotonic() + 60
+    while rdb.get_instance_certificate(instance_id=instance_id).content == renewed:
         assert time.monotonic() < deadline, "the periodic job never renewed the certificate"
         time.sleep(1)
     rdb.wait_for_instance(instance_id=instance_id, options=wait())
@@ -227,4 +255,5 @@ def test_certificates_close_to_expiry_are_renewed_and_announced(
         row = session.get(Instance, instance_id)
         assert row is not None and row.tls_expires_at is not None
         assert not certificates.due_for_renewal(row.tls_expires_at)
-    assert rdb.get_instance(instance_id=instance_id).maintenances == []
+    assert _pending(rdb, instance_id) == []
+    assert not any(i.id == instance_id for i in rdb.list_instances_all(has_maintenances=True))

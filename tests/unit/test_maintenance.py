@@ -86,6 +86,12 @@ def test_plan_leaves_ongoing_ones_to_their_job() -> None:
     assert plan.create == [] and plan.retarget == {}
 
 
+def test_plan_keeps_what_was_not_observed() -> None:
+    recorded = [Recorded("img", Kind.IMAGE_UPDATE, Status.PENDING, REBUILT.image_id)]
+    plan = maintenance.plan(recorded, [], frozenset({Kind.CERTIFICATE_RENEWAL}))
+    assert plan.close == {}
+
+
 def test_forced() -> None:
     assert not maintenance.forced([], NOW)
     assert not maintenance.forced([NOW + timedelta(seconds=1)], NOW)
