@@ -18,6 +18,7 @@ from controlplane.catalog import (
     upgradable_versions,
 )
 from controlplane.catalog.model import NodeType
+from controlplane.catalog.settings_rules import rescale_settings
 from controlplane.db.models import Instance
 from controlplane.domain import rules
 from controlplane.domain.errors import InvalidArguments, TransientState
@@ -103,10 +104,17 @@ def clone(
                 f"{node_type.name}'s local volume is smaller than the source's data volume",
             )
         size = spec.min_size
+    settings = list(source.settings)
+    current = find_node_type(catalog, source.node_type)
+    if current is not None and current.name != node_type.name:
+        instances.check_connections(source, node_type)
+        settings = rescale_settings(source.engine, settings, current, node_type)
     if source.status != InstanceStatus.READY:
         raise TransientState("instance", source.id, source.status)
     capacity.lock(session)
-    row = instance_like(source, req.name, node_type=node_type.name, volume_size=size)
+    row = instance_like(
+        source, req.name, node_type=node_type.name, volume_size=size, settings=settings
+    )
     _admit(session, row, node_type)
     return row, _record(session, row, "clone_instance", {"source_id": source.id})
 

@@ -20,6 +20,8 @@ from controlplane.catalog import (
     validate_settings,
     validate_volume,
 )
+from controlplane.catalog.model import NodeType
+from controlplane.catalog.settings_rules import connection_capacity
 from controlplane.catalog.volumes import effective_volume_size
 from controlplane.db.models import Instance
 from controlplane.domain import maintenance, rules
@@ -334,3 +336,16 @@ def start_certificate_renewal(session: Session, instance: Instance) -> str:
     op = operations.record(session, "install_tls", "instance", instance.id)
     session.commit()
     return op.id
+
+
+def check_connections(instance: Instance, new: NodeType) -> None:
+    """Refused, not adjusted: a node type that cannot hold the max_connections now set."""
+    chosen = {s["name"]: s["value"] for s in instance.settings}
+    value = chosen.get("max_connections")
+    limit = connection_capacity(new)
+    if value is not None and value.isdigit() and int(value) > limit:
+        raise InvalidArguments.one(
+            "node_type",
+            f"max_connections is {value} and {new.name} holds at most {limit} connections: "
+            f"lower max_connections first",
+        )

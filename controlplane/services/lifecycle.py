@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from controlplane.api.schemas.instances import UpgradeInstanceRequest
 from controlplane.catalog import find_node_type, load_catalog, validate_volume
 from controlplane.catalog.model import NodeType
-from controlplane.catalog.settings_rules import connection_capacity, rescale_settings
+from controlplane.catalog.settings_rules import rescale_settings
 from controlplane.catalog.volumes import effective_volume_size
 from controlplane.db.models import Instance
 from controlplane.domain.errors import InvalidArguments, TransientState
@@ -91,7 +91,7 @@ def _plan(
                 f"{new.name}'s local volume is smaller than this instance's: move to sbs_5k "
                 f"first (volume_type), then change the node type",
             )
-        _check_connections(instance, new)
+        instances.check_connections(instance, new)
         more = capacity.demand(new, 0, nodes, host_memory, 0)
         less = capacity.demand(current, 0, nodes, host_memory, 0)
         _admit(session, instance, new, capacity.Usage(0, more.memory - less.memory, 0))
@@ -155,19 +155,6 @@ def _admit(session: Session, instance: Instance, node_type: NodeType, more: capa
         return
     wanted = capacity.Usage(0, max(more.memory, 0), max(more.volume, 0))
     capacity.admit(session, load_catalog(), instance.organization_id, node_type, wanted)
-
-
-def _check_connections(instance: Instance, new: NodeType) -> None:
-    """Refused, not adjusted: a node type that cannot hold the max_connections now set."""
-    chosen = {s["name"]: s["value"] for s in instance.settings}
-    value = chosen.get("max_connections")
-    limit = connection_capacity(new)
-    if value is not None and value.isdigit() and int(value) > limit:
-        raise InvalidArguments.one(
-            "node_type",
-            f"max_connections is {value} and {new.name} holds at most {limit} connections: "
-            f"lower max_connections first",
-        )
 
 
 def _check_ha(instance: Instance, req: UpgradeInstanceRequest) -> None:

@@ -106,3 +106,49 @@ def test_a_node_type_too_small_for_max_connections_is_refused(api_url: str, tena
     assert r.status_code == 400
     assert "max_connections" in r.json()["details"][0]["help_message"]
     assert _state(instance_id) == before
+
+
+def _instances(tenant: Tenant) -> int:
+    with session_factory()() as session:
+        count = session.scalar(
+            select(func.count())
+            .select_from(Instance)
+            .where(Instance.organization_id == tenant.organization_id)
+        )
+        return int(count or 0)
+
+
+CLONES_REFUSED = [
+    ("no name", {}),
+    ("unknown node type", {"name": "c", "node_type": "db-huge-xxl"}),
+    ("too few connections", {"name": "c", "node_type": "db-dev-s"}),
+]
+
+
+@pytest.mark.parametrize(("case", "body"), CLONES_REFUSED, ids=[c[0] for c in CLONES_REFUSED])
+def test_refused_clones_change_nothing(
+    api_url: str, tenant: Tenant, case: str, body: dict[str, Any]
+) -> None:
+    """A clone onto a node type that cannot hold the source's max_connections is refused."""
+    instance_id = instance_row(tenant, name=f"clone-{case}")
+    with session_scope() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None
+        row.node_type = "db-dev-m"
+        row.settings = [{"name": "max_connections", "value": "400"}]
+    before, count = _state(instance_id), _instances(tenant)
+    r = httpx.post(f"{api_url}{BASE}/{instance_id}/clone", headers=tenant.headers, json=body)
+    assert r.status_code == 400, r.text
+    assert r.json()["type"] == "invalid_arguments"
+    assert _state(instance_id) == before and _instances(tenant) == count
+
+
+def test_apply_maintenance_with_nothing_pending(api_url: str, tenant: Tenant) -> None:
+    instance_id = instance_row(tenant, name="rules-maintenance")
+    before = _state(instance_id)
+    r = httpx.post(f"{api_url}{BASE}/{instance_id}/apply-maintenance", headers=tenant.headers,
+                   json={})  # fmt: skip
+    assert r.status_code == 412, r.text
+    assert r.json()["type"] == "precondition_failed"
+    assert "no pending maintenance" in r.json()["help_message"]
+    assert _state(instance_id) == before
