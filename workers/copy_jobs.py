@@ -113,7 +113,8 @@ RESTORE_DIR = ".dbaas-restore"
 
 def restore_script(source_host: str, target_host: str) -> str:
     """Run by the new version's client tools (they read older servers): roles first (their
-    password verifiers included, the service's own left as they are), then each database with
+    password verifiers included; the service's own roles, their attributes and memberships
+    left as the new instance made them), then each database with
     its privileges. Any error stops it: a failed upgrade leaves an instance in error, never a
     partial copy reported ready."""
     src, dst = shlex.quote(source_host), shlex.quote(target_host)
@@ -125,7 +126,7 @@ export PGPASSFILE=$WORK/pgpass PGCONNECT_TIMEOUT=10
 SRC="-h {src} -U {SUPERUSER}"
 DST="-h {dst} -U {SUPERUSER}"
 pg_dumpall $SRC --globals-only --no-tablespaces \\
-  | grep -v -E '^CREATE ROLE "?_rdb_(superadmin|replicator)"?;$' \\
+  | grep -v -E '^(CREATE|ALTER) ROLE "?_rdb_|^GRANT .* TO "?_rdb_[a-z]+"?( |;)' \\
   | psql $DST -X -q -v ON_ERROR_STOP=1 -d postgres
 DATABASES=$(psql $SRC -X -At -d postgres -c \\
   "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate

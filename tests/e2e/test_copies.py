@@ -137,7 +137,8 @@ def test_clone_while_writing(rdb: RdbV1API, family: str, ha: bool) -> None:
 @pytest.mark.parametrize(("family", "with_endpoints"), [("postgresql", False), ("mariadb", True)])
 def test_major_upgrade_keeps_everything(rdb: RdbV1API, family: str, with_endpoints: bool) -> None:
     spec = FAMILIES[family]
-    source = create(rdb, spec.client, f"major-{family}", ha=False)
+    # PostgreSQL from an HA source: its replication role stays the service's own
+    source = create(rdb, spec.client, f"major-{family}", ha=family == "postgresql")
     new_id = None
     try:
         _prepare(family, source)
