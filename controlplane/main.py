@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from controlplane import keyring
 from controlplane.api.errors import install_error_handlers
 from controlplane.api.limits import BodyLimit
+from controlplane.api.prometheus import RequestFigures
 from controlplane.api.routes import register_routes
 
 
@@ -19,4 +20,5 @@ def create_app() -> FastAPI:
     install_error_handlers(app)
     register_routes(app)
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestFigures)  # outermost: every answer is counted
     return app

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Celery queue: several deployments (or test sessions) can share one Redis.
     queue_name: str = "dbaas"
 
+    # GET /metrics (Prometheus): this bearer token; empty: loopback clients only.
+    metrics_token: str = ""
+
     regions: list[str] = ["fr-par"]
     api_host: str = "127.0.0.1"
     api_port: int = 8080

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from controlplane.api import prometheus
 from controlplane.api.routes import catalog, health, instances, lifecycle, read_replicas
 
 
 def register_routes(app: FastAPI) -> None:
     app.include_router(health.router)
+    app.include_router(prometheus.router)
     app.include_router(catalog.router)
     app.include_router(instances.router)
     app.include_router(lifecycle.router)
