@@ -41,6 +41,7 @@ class NodeRuntime:
     server_command: list[str]
     init_command: list[str]
     version_command: list[str]  # prints the engine's exact version (parsed by engine_version)
+    log_dir: str  # the engine's log files, relative to data_mount (collected by workers)
     stop_signal: str
     stop_timeout: int
 
@@ -91,6 +92,15 @@ class StandbyState:
     streaming: bool
     synchronous: bool
     lag_bytes: int | None
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What a node serves (metrics): client sessions open now, the control plane's own left
+    out, and a running count of transactions that wrote data (read-only ones count nowhere)."""
+
+    connections: int
+    write_transactions: int
 
 
 @dataclass(frozen=True)
@@ -209,3 +219,8 @@ class EngineAgent(ABC):
     @abstractmethod
     def is_primary(self, conn: Connection) -> bool:
         """True when this node accepts writes (not in recovery / not read-only)."""
+
+    @abstractmethod
+    def activity(self, conn: Connection) -> Activity:
+        """Sessions and write transactions so far, in a few seconds or ``TemporaryError``.
+        The count may go back (a restart can reset it): rates over it skip a decrease."""

@@ -31,6 +31,19 @@ class Settings(BaseSettings):
     # Celery queue: several deployments (or test sessions) can share one Redis.
     queue_name: str = "dbaas"
 
+    # Instance logs: "" = files under <state_dir>/logs; file:///path; s3://bucket[/prefix]
+    # (with DBAAS_S3_ENDPOINT_URL, DBAAS_S3_ACCESS_KEY, DBAAS_S3_SECRET_KEY, DBAAS_S3_REGION).
+    log_store_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    # The API's address as users reach it (signed download URLs of the filesystem store).
+    public_api_url: str = ""
+    log_collect_interval_seconds: float = 5.0
+    log_close_interval_seconds: float = 600.0  # closing past days, retention, expired exports
+    log_download_expiry_hours: float = 24.0
+
     # GET /metrics (Prometheus): this bearer token; empty: loopback clients only.
     metrics_token: str = ""
 
@@ -52,6 +65,9 @@ class Settings(BaseSettings):
     sweeper_interval_seconds: float = 10.0
     republish_after_seconds: float = 30.0
     reconcile_interval_seconds: float = 15.0
+    # Instance metrics: a sample of every running node this often, kept this long.
+    metrics_interval_seconds: float = 30.0
+    metrics_retention_hours: float = 7 * 24
     max_operation_attempts: int = 5
     # A maintenance (an image update) not applied by its users is applied this long after it
     # was announced (certificate renewals: 14 days before the certificate expires).
@@ -74,6 +90,8 @@ class Settings(BaseSettings):
     def _defaults_and_safety(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.state_dir / 'dbaas.sqlite3'}"
+        if not self.public_api_url:
+            self.public_api_url = f"http://{self.api_host}:{self.api_port}"
         if self.encryption_key_file is None:
             self.encryption_key_file = self.state_dir / "secrets" / "encryption.key"
         if self.encryption_key == DEV_ENCRYPTION_KEY and not self.dev_mode:

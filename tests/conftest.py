@@ -31,6 +31,7 @@ TEST_ENV = {
     "DBAAS_SWEEPER_INTERVAL_SECONDS": "2",
     "DBAAS_REPUBLISH_AFTER_SECONDS": "5",
     "DBAAS_RECONCILE_INTERVAL_SECONDS": "5",
+    "DBAAS_METRICS_INTERVAL_SECONDS": "2",
     # Production mode, with a key of the session's own (as `dbaas init-key` makes it).
     "DBAAS_DEV_MODE": "false",
     "DBAAS_ENCRYPTION_KEY_FILE": str(_STATE / "secrets" / "encryption.key"),

@@ -12,6 +12,9 @@ from controlplane.settings import get_settings
 RUN_OPERATION = "dbaas.run_operation"
 SWEEP = "dbaas.sweep"
 RECONCILE = "dbaas.reconcile"
+SAMPLE_METRICS = "dbaas.sample_metrics"
+COLLECT_LOGS = "dbaas.collect_logs"
+CLOSE_LOG_DAYS = "dbaas.close_log_days"
 
 
 @cache
@@ -34,6 +37,19 @@ def get_celery() -> Celery:
         beat_schedule={
             "sweep": {"task": SWEEP, "schedule": settings.sweeper_interval_seconds},
             "reconcile": {"task": RECONCILE, "schedule": settings.reconcile_interval_seconds},
+            "sample-metrics": {  # a round not started within its interval is dropped
+                "task": SAMPLE_METRICS,
+                "schedule": settings.metrics_interval_seconds,
+                "options": {"expires": settings.metrics_interval_seconds},
+            },
+            "collect-logs": {
+                "task": COLLECT_LOGS,
+                "schedule": settings.log_collect_interval_seconds,
+            },
+            "close-log-days": {
+                "task": CLOSE_LOG_DAYS,
+                "schedule": settings.log_close_interval_seconds,
+            },
         },
     )
     return app

@@ -309,6 +309,21 @@ def container_state(name: str) -> str | None:
     return None if container is None else str(container.status)
 
 
+def running_containers(filters: dict[str, list[str]]) -> dict[str, str]:
+    """Name -> id of the running containers matching ``filters``: one listing, no inspect."""
+    with translated("list running containers"):
+        listed = client().containers.list(filters={**filters, "status": ["running"]}, sparse=True)
+        return {
+            str(c.attrs["Names"][0]).lstrip("/"): str(c.id) for c in listed if c.attrs.get("Names")
+        }
+
+
+def container_stats(container_id: str) -> dict[str, Any]:
+    """Docker's one-shot stats of a container: about a second (see workers/cgroups.py)."""
+    with translated(f"stats of container {container_id[:12]}"):
+        return dict(client().api.stats(container_id, stream=False, one_shot=True))
+
+
 def remove_instance_resources(instance_id: str) -> list[str]:
     """Containers first, then networks and named volumes carrying this instance's labels;
     returns the names of the containers removed."""
@@ -405,3 +420,12 @@ def image_output(image: str, command: list[str], labels: dict[str, str]) -> str:
             image, command, remove=True, network_mode="none", labels=labels, **HARDENING
         )
         return bytes(output).decode(errors="replace")
+
+
+def volume_mountpoint(name: str) -> str | None:
+    """Where a named volume's files are on this host (None: no such volume)."""
+    with translated(f"inspect volume {name}"):
+        try:
+            return str(client().volumes.get(name).attrs.get("Mountpoint") or "") or None
+        except NotFound:
+            return None

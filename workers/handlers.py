@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from controlplane.domain.failures import PermanentError
-from workers import copy_jobs, instance_jobs, maintenance_jobs, replica_jobs, upgrade_jobs
+from workers import (
+    copy_jobs,
+    instance_jobs,
+    log_jobs,
+    maintenance_jobs,
+    replica_jobs,
+    upgrade_jobs,
+)
 from workers.runner import FailureHook, Handler, OperationContext
 
 
@@ -35,6 +42,7 @@ HANDLERS: dict[str, Handler] = {
     "clone_instance": copy_jobs.clone,
     "major_upgrade": copy_jobs.major_upgrade,
     "apply_maintenance": maintenance_jobs.apply,
+    "prepare_logs": log_jobs.prepare,
     "failover": interrupted,
     "degrade": interrupted,
 }
@@ -47,6 +55,7 @@ FAILURE_HOOKS: dict[str, FailureHook] = {
     "clone_instance": instance_jobs.mark_error,
     "major_upgrade": instance_jobs.mark_error,
     "apply_maintenance": maintenance_jobs.failed,
+    "prepare_logs": log_jobs.prepare_failed,
     "upgrade_node_type": instance_jobs.mark_error,
     "enable_ha": instance_jobs.mark_error,
     "grow_volume": instance_jobs.mark_error,

@@ -20,9 +20,9 @@ from controlplane import secrets
 from controlplane.db.models import Endpoint, Instance, Node
 from controlplane.domain.failures import Cancelled, TemporaryError
 from controlplane.domain.states import InstanceStatus
-from controlplane.services import ports, transitions
+from controlplane.services import metric_samples, ports, transitions
 from controlplane.settings import get_settings
-from workers import docker_driver, images, naming, nodes, preemption, proxies, volumes
+from workers import docker_driver, images, log_jobs, naming, nodes, preemption, proxies, volumes
 from workers.blueprint import Blueprint, connection, lb_proxy, replica_proxies
 from workers.blueprint import load as load_blueprint
 from workers.runner import OperationContext
@@ -299,6 +299,8 @@ def delete(ctx: OperationContext) -> None:
     with ctx.sessions() as session:
         instance = load_instance(session, instance_id)
         ports.release(session, instance_id)
+        log_jobs.forget_instance(session, instance_id)  # its logs go with it, no grace period
+        metric_samples.forget(session, instance_id)
         if instance is not None:
             session.delete(instance)
         session.commit()

@@ -151,7 +151,12 @@ def copy_volume(bp: Blueprint, node: str, source_type: str) -> None:
         network=spec.network, user=spec.user, restart=False,
         mounts={source: "/from", target: bp.runtime.data_mount},
     )  # fmt: skip
-    script = f"set -eu; cp -a /from/. {bp.runtime.data_mount}/; sync"
+    # Its log files stay behind (collected before the move): a copy would be read again.
+    logs = f"{bp.runtime.data_mount}/{bp.runtime.log_dir}"
+    script = (
+        f"set -eu; cp -a /from/. {bp.runtime.data_mount}/; "
+        f"if [ -d {logs} ]; then find {logs} -mindepth 1 -delete; fi; sync"
+    )
     code, output = docker_driver.run_once(copier, ["sh", "-c", script], {}, "/")
     if code != 0:
         raise TemporaryError(f"copying {node}'s data failed: {output.strip()[-500:]}")

@@ -13,7 +13,7 @@ from agents.base import Role
 from controlplane.db.models import Endpoint, Instance, ReadReplica
 from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, ReadReplicaStatus
-from controlplane.services import ports, transitions
+from controlplane.services import metric_samples, ports, transitions
 from controlplane.settings import get_settings
 from workers import docker_driver, naming, nodes, proxies, volumes
 from workers.blueprint import Blueprint, connection
@@ -136,6 +136,7 @@ def _remove_replica(sessions: sessionmaker[Session], instance_id: str, replica_i
         if replica is not None:
             session.delete(replica)
         ports.release(session, f"{instance_id}:{node}")
+        metric_samples.forget(session, instance_id, node)  # a later replica reuses the name
         session.commit()
 
 

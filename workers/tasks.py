@@ -10,7 +10,15 @@ from controlplane.db.session import session_factory
 from controlplane.services import operations
 from controlplane.settings import get_settings
 from workers import handlers
-from workers.celery_app import RECONCILE, RUN_OPERATION, SWEEP, publish_operation
+from workers.celery_app import (
+    CLOSE_LOG_DAYS,
+    COLLECT_LOGS,
+    RECONCILE,
+    RUN_OPERATION,
+    SAMPLE_METRICS,
+    SWEEP,
+    publish_operation,
+)
 from workers.runner import run_operation
 
 log = logging.getLogger(__name__)
@@ -48,3 +56,24 @@ def reconcile_task() -> None:
     from workers.periodic import reconcile_all
 
     reconcile_all(session_factory())
+
+
+@shared_task(name=SAMPLE_METRICS)
+def sample_metrics_task() -> int:
+    from workers.metrics_sampler import sample_all
+
+    return sample_all(session_factory())
+
+
+@shared_task(name=COLLECT_LOGS)
+def collect_logs_task() -> None:
+    from workers.log_jobs import collect_all
+
+    collect_all(session_factory())
+
+
+@shared_task(name=CLOSE_LOG_DAYS)
+def close_log_days_task() -> None:
+    from workers.log_jobs import close_all
+
+    close_all(session_factory())

@@ -19,9 +19,10 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from controlplane.db.session import session_factory
 from controlplane.domain.failures import PermanentError
 from controlplane.domain.states import InstanceStatus
-from workers import docker_driver, naming, nodes, takeover, volumes
+from workers import docker_driver, log_collector, naming, nodes, takeover, volumes
 from workers.blueprint import Blueprint, connection
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import (
@@ -136,7 +137,9 @@ def _wait_back(bp: Blueprint, node: str) -> None:
 
 
 def _drop_volume(bp: Blueprint, node: str) -> None:
-    """Both kinds of volume of the node go (the instance's volume type changed)."""
+    """Both kinds of volume of the node go (the instance's volume type changed), once the
+    log collector took what the node logged since its last pass."""
+    log_collector.collect_instance(session_factory(), bp.instance_id)
     name = naming.volume(bp.instance_id, node)
     docker_driver.remove_volume(name)
     volumes.remove(name)
@@ -191,6 +194,7 @@ def _move_standalone(ctx: OperationContext, bp: Blueprint) -> None:
     node = bp.primary
     source = str(ctx.params["from_type"])
     docker_driver.stop_and_remove(bp.container(node), timeout=bp.runtime.stop_timeout)
+    log_collector.collect_instance(session_factory(), bp.instance_id)  # its last lines
     nodes.copy_volume(bp, node, source)
     _remember(ctx, "moved", True)
     name = naming.volume(bp.instance_id, node)

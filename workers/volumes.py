@@ -133,6 +133,16 @@ def free_bytes(name: str) -> int | None:
     return stats.f_bavail * stats.f_frsize
 
 
+def space(name: str) -> tuple[int, int] | None:
+    """(used, available) bytes on a mounted volume, as ``df`` counts them; None when it is
+    not mounted."""
+    mnt = mount_path(name)
+    if not is_mounted(mnt):
+        return None
+    stats = os.statvfs(mnt)
+    return (stats.f_blocks - stats.f_bfree) * stats.f_frsize, stats.f_bavail * stats.f_frsize
+
+
 def same_kind(volume_type: str, other: str) -> bool:
     """Both block (loop files here) or both local. sbs_5k, sbs_15k and bssd differ by IOPS on
     a real cloud; here they are the same loop-mounted file, so moving between them would copy

@@ -14,6 +14,8 @@ from pymysql.cursors import Cursor
 from agents import passwords
 from agents.base import (
     DEFAULT_DATABASE,
+    SUPERUSER,
+    Activity,
     Connection,
     EngineAgent,
     FileSpec,
@@ -106,6 +108,7 @@ class MysqlAgent(EngineAgent):
             server_command=[flavor.server, f"--defaults-file={conf.BASE}/{conf.MAIN_FILE}"],
             init_command=["sh", f"{conf.BASE}/{conf.INIT_DIR}/init.sh"],
             version_command=[flavor.server, "--version"],
+            log_dir="log",
             stop_signal="SIGTERM",  # clean shutdown; InnoDB may need a while to flush
             stop_timeout=120,
         )
@@ -309,3 +312,19 @@ class MysqlAgent(EngineAgent):
     def is_primary(self, conn: Connection) -> bool:
         with connect(conn, timeout=2, read_timeout=5) as cursor:
             return replication_ops.is_primary(cursor, _server_flavor(cursor))
+
+    def activity(self, conn: Connection) -> Activity:
+        with connect(conn, timeout=2, read_timeout=5) as cursor:
+            cursor.execute(sql.client_sessions(), (SUPERUSER, replication.REPLICATOR))
+            sessions = cursor.fetchone()
+            cursor.execute(sql.WRITE_COUNTERS)
+            counters = {str(name): int(value) for name, value in cursor.fetchall()}
+        return Activity(
+            connections=int(sessions[0]) if sessions else 0,
+            write_transactions=written_transactions(counters),
+        )
+
+
+def written_transactions(status: dict[str, int]) -> int:
+    """From ``sql.WRITE_COUNTERS``: the binary log's count, else (MySQL) explicit commits."""
+    return status.get("Binlog_commits", status.get("Com_commit", 0))

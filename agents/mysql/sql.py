@@ -100,3 +100,18 @@ def set_global(name: str, value: str) -> str:
         raise ValueError(f"not a server variable name: {name!r}")
     literal = value if _NUMBER_RE.fullmatch(value) else quote_string(value)
     return f"SET GLOBAL {name} = {literal}"
+
+
+def client_sessions() -> str:
+    """Sessions of users: not the control plane's (``%s``) or the replication account's
+    (``%s``), nor the server's own threads (replica threads, the event scheduler) or clients
+    still authenticating (the load balancer's health checks)."""
+    return (
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER NOT IN"
+        " (%s, %s, 'system user', 'event_scheduler', 'unauthenticated user')"
+    )
+
+
+# Binlog_commits (MariaDB): every transaction that wrote, as the binary log (always on, and on
+# followers too: log_slave_updates) recorded it; MySQL has no such counter: Com_commit there.
+WRITE_COUNTERS = "SHOW GLOBAL STATUS WHERE Variable_name IN ('Binlog_commits', 'Com_commit')"

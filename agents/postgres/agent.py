@@ -11,6 +11,8 @@ import psycopg
 from agents import passwords
 from agents.base import (
     DEFAULT_DATABASE,
+    SUPERUSER,
+    Activity,
     Connection,
     EngineAgent,
     FileSpec,
@@ -66,6 +68,7 @@ class PostgresAgent(EngineAgent):
             server_command=["postgres", "-D", conf.data_dir(major_version)],
             init_command=["sh", f"{conf.BASE}/{conf.INIT_DIR}/init.sh"],
             version_command=["postgres", "--version"],
+            log_dir="log",
             stop_signal="SIGINT",  # fast shutdown; SIGTERM waits for clients
             stop_timeout=60,
         )
@@ -190,3 +193,10 @@ class PostgresAgent(EngineAgent):
     def is_primary(self, conn: Connection) -> bool:
         with connect(conn, timeout=2) as c:
             return c.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+
+    def activity(self, conn: Connection) -> Activity:
+        with connect(conn, timeout=2) as c:
+            row = c.execute(sql.activity(), [SUPERUSER]).fetchone()
+        if row is None:
+            raise TemporaryError("PostgreSQL returned no activity")
+        return Activity(connections=int(row[0]), write_transactions=int(row[1]))

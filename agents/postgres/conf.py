@@ -12,6 +12,7 @@ BASE = "/var/lib/postgresql"
 INIT_DIR = ".dbaas-init"
 
 
+LOG_DIR = f"{BASE}/log"
 TLS_CERT = "tls/server.crt"  # relative to the data directory
 TLS_KEY = "tls/server.key"
 
@@ -82,7 +83,7 @@ wal_keep_size = '256MB'
 hot_standby = on
 wal_log_hints = on
 logging_collector = on
-log_directory = 'log'
+log_directory = '{LOG_DIR}'  # on the volume, outside the data directory: kept across rebuilds
 log_filename = 'postgresql-%Y-%m-%d.log'
 log_rotation_age = '1d'
 log_rotation_size = 0

@@ -79,3 +79,15 @@ def replication_status() -> sql.Composed:
         "SELECT application_name, state, sync_state, "
         "pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint FROM pg_stat_replication"
     ).format()
+
+
+def activity() -> sql.Composed:
+    """Client sessions of users (not the control plane's superuser, ``%s``; replication and
+    background processes are other backend types), and the transaction ids assigned so far:
+    only transactions that write take one (rolled back ones too), and the count survives
+    restarts and failovers (a standby's follows its primary's)."""
+    return sql.SQL(
+        "SELECT (SELECT count(*) FROM pg_stat_activity"
+        " WHERE backend_type = 'client backend' AND usename <> %s),"
+        " pg_snapshot_xmax(pg_current_snapshot())::text::bigint"
+    ).format()

@@ -16,6 +16,7 @@ from controlplane.api.schemas.metrics import InstanceMetrics, TimeSeries
 from controlplane.api.schemas.operations import OperationRecord
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
 from controlplane.db.models import Endpoint, Instance, Maintenance, Operation, ReadReplica
+from controlplane.domain import metrics as domain_metrics
 from controlplane.domain.redact import public_message
 from controlplane.services import images, maintenances
 
@@ -101,29 +102,25 @@ def maintenance(row: Maintenance) -> wire.Maintenance:
     )
 
 
-def metrics(row: Instance) -> InstanceMetrics:
-    """The latest replication observation of each follower (lag in bytes behind its primary)."""
-    series = []
+def metrics(row: Instance, found: list[domain_metrics.Series]) -> InstanceMetrics:
+    """Each series labelled with its node and the node's current role (a read replica's node
+    also with the replica's id; a replication lag series with whether the follower streamed
+    when last observed). Series of nodes the instance no longer has are left out."""
+    nodes = {n.name: n for n in row.nodes}
     replica_ids = {r.node_name: r.id for r in row.read_replicas}
-    for node in row.nodes:
-        if node.role == "primary" or node.observed_at is None:
+    timeseries = []
+    for found_series in found:
+        node = nodes.get(found_series.node)
+        if node is None:
             continue
-        metadata = {
-            "node": node.name,
-            "role": node.role,
-            "streaming": str(bool(node.streaming)).lower(),
-        }
+        metadata = {"node": node.name, "role": node.role}
         if node.name in replica_ids:
             metadata["read_replica_id"] = replica_ids[node.name]
-        lag = float(node.replication_lag_bytes) if node.replication_lag_bytes is not None else 0.0
-        series.append(
-            TimeSeries(
-                name="replication_lag_bytes",
-                points=[(rfc3339(node.observed_at), lag)],
-                metadata=metadata,
-            )
-        )
-    return InstanceMetrics(timeseries=series)
+        if found_series.name == domain_metrics.REPLICATION_LAG_BYTES:
+            metadata["streaming"] = str(bool(node.streaming)).lower()
+        points = [(rfc3339(at), value) for at, value in found_series.points]
+        timeseries.append(TimeSeries(name=found_series.name, points=points, metadata=metadata))
+    return InstanceMetrics(timeseries=timeseries)
 
 
 def read_replica(row: ReadReplica) -> rr.ReadReplica:

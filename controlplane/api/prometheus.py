@@ -1,6 +1,7 @@
 """``GET /metrics`` in the Prometheus text format (the official client library): the API's
 requests by route and status with their latency, the jobs by kind and outcome with their
-durations, failovers, and gauges of each instance labelled by instance and project.
+durations, failovers, and gauges of each instance labelled by instance and project (its
+nodes' replication, and their latest sampled disk use and connections).
 
 Operators only: ``Authorization: Bearer $DBAAS_METRICS_TOKEN``; with no token configured,
 only clients on the loopback interface. Request figures are this API process's own.
@@ -107,6 +108,14 @@ def _instance_families(instances: list[figures.InstanceFigures]) -> Iterator[Any
         "dbaas_node_streaming", "Followers: 1 while streaming from the primary",
         labels=[*labels, "node", "role"],
     )  # fmt: skip
+    disk_used = GaugeMetricFamily(
+        "dbaas_node_disk_used_bytes", "Bytes used on the node's data volume (block volume types)",
+        labels=[*labels, "node", "role"],
+    )  # fmt: skip
+    connections = GaugeMetricFamily(
+        "dbaas_node_connections", "Client sessions open on the node, the control plane's left out",
+        labels=[*labels, "node", "role"],
+    )  # fmt: skip
     for instance in instances:
         values = [instance.instance_id, instance.project_id, instance.engine]
         up.add_metric(values, 1.0 if instance.up else 0.0)
@@ -114,13 +123,17 @@ def _instance_families(instances: list[figures.InstanceFigures]) -> Iterator[Any
         if instance.synchronous is not None:
             synchronous.add_metric(values, 1.0 if instance.synchronous else 0.0)
         for node in instance.nodes:
+            if node.disk_used_bytes is not None:
+                disk_used.add_metric([*values, node.node, node.role], node.disk_used_bytes)
+            if node.connections is not None:
+                connections.add_metric([*values, node.node, node.role], node.connections)
             if node.role == "primary":
                 continue
             if node.lag_bytes is not None:
                 lag.add_metric([*values, node.node, node.role], float(node.lag_bytes))
             if node.streaming is not None:
                 streaming.add_metric([*values, node.node, node.role], float(node.streaming))
-    yield from (up, status, synchronous, lag, streaming)
+    yield from (up, status, synchronous, lag, streaming, disk_used, connections)
 
 
 class RequestFigures:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -248,3 +251,75 @@ class EngineImage(Base):
     # The tag pointed at this image when last observed (a rebuild moves the tag on).
     current: Mapped[bool] = mapped_column(Boolean, default=True)
     observed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class InstanceLog(Base):
+    """One node's log over whole days (00:00-23:59 UTC), prepared for download: ``creating``
+    while its job assembles it into the log store, then ``ready`` until ``expires_at``."""
+
+    __tablename__ = "instance_logs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    region: Mapped[str] = mapped_column(String(16))
+    node_name: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    object_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class LogPosition(Base):
+    """How far the collector read one log file of a node (its inode and byte offset); a
+    replaced or truncated file starts again at 0."""
+
+    __tablename__ = "log_positions"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # instance/node/file
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    node_name: Mapped[str] = mapped_column(String(16))
+    file_name: Mapped[str] = mapped_column(String(255))
+    inode: Mapped[int] = mapped_column(BigInteger)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    last_day: Mapped[str | None] = mapped_column(String(10), nullable=True)  # of the last line
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class LogDay(Base):
+    """A node's log of one closed day: one compressed object in the log store. ``merged``
+    lists the collected chunks already in it (deleted after the row is committed, so a
+    compaction cut short never counts a chunk twice)."""
+
+    __tablename__ = "log_days"
+    __table_args__ = (UniqueConstraint("instance_id", "node_name", "day"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    node_name: Mapped[str] = mapped_column(String(16))
+    day: Mapped[date] = mapped_column(Date)
+    object_key: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    merged: Mapped[list[str]] = mapped_column(JSON, default=list)
+    closed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MetricSample(Base):
+    """One value of one metric of one node at one time (workers/metrics_sampler.py; the names
+    and units are in domain/metrics.py). Kept ``metrics_retention_hours``, and removed with
+    the instance; no foreign key: a sampling round that raced a deletion leaves rows that the
+    retention drops, instead of failing."""
+
+    __tablename__ = "metric_samples"
+    __table_args__ = (Index("ix_metric_samples_instance_time", "instance_id", "sampled_at"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    instance_id: Mapped[str] = mapped_column(String(36))
+    node_name: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(64))
+    sampled_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    value: Mapped[float] = mapped_column(Float)

@@ -1,16 +1,26 @@
 """What the metadata store tells about the service, for /metrics: jobs by kind and outcome
-with their durations (failovers are jobs of the HA monitor), and each instance's state."""
+with their durations (failovers are jobs of the HA monitor), and each instance's state with
+its nodes' latest disk use and connections (metric samples)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from controlplane.db.base import utcnow
 from controlplane.db.models import Instance, Operation
+from controlplane.domain import metrics
 from controlplane.domain.states import InstanceStatus
+from controlplane.services import metric_samples
+from controlplane.settings import get_settings
+
+# Node gauges come from the latest metric sample, unless older than five minutes (or this many
+# sampling rounds, when longer): a sampler that stopped leaves no stale figures.
+FRESH_ROUNDS = 5
 
 
 @dataclass
@@ -28,6 +38,8 @@ class NodeFigures:
     role: str
     streaming: bool | None
     lag_bytes: int | None
+    disk_used_bytes: float | None = None  # block volume types only
+    connections: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,10 @@ def jobs(session: Session) -> list[JobFigures]:
 
 def instances(session: Session) -> list[InstanceFigures]:
     rows = session.scalars(select(Instance).order_by(Instance.created_at)).all()
+    fresh = max(300.0, FRESH_ROUNDS * get_settings().metrics_interval_seconds)
+    latest = metric_samples.latest(
+        session, (metrics.DISK_USED_BYTES, metrics.CONNECTIONS), utcnow() - timedelta(seconds=fresh)
+    )
     return [
         InstanceFigures(
             instance_id=row.id,
@@ -78,7 +94,15 @@ def instances(session: Session) -> list[InstanceFigures]:
             status=row.status,
             synchronous=(row.sync_mode == "sync") if row.is_ha_cluster else None,
             nodes=[
-                NodeFigures(n.name, n.role, n.streaming, n.replication_lag_bytes) for n in row.nodes
+                NodeFigures(
+                    n.name,
+                    n.role,
+                    n.streaming,
+                    n.replication_lag_bytes,
+                    disk_used_bytes=latest.get((row.id, n.name, metrics.DISK_USED_BYTES)),
+                    connections=latest.get((row.id, n.name, metrics.CONNECTIONS)),
+                )
+                for n in row.nodes
             ],
         )
         for row in rows

@@ -77,15 +77,18 @@ def ha_with_replica(
 
 
 def _lag_is_reported(api_url: str, tenant: Tenant, instance_id: str, replica_id: str) -> None:
-    """Replication lag is in the instance metrics (raw HTTP: the Python SDK cannot parse them)."""
+    """Replication lag is in the instance metrics (raw HTTP: the Python SDK cannot parse them):
+    the sampler records each observation the periodic reconcile makes."""
     url = f"{api_url}/rdb/v1/regions/fr-par/instances/{instance_id}/metrics"
     deadline = time.monotonic() + 30
     while True:
-        series = httpx.get(url, headers=tenant.headers).raise_for_status().json()["timeseries"]
+        response = httpx.get(url, params={"metric_name": "replication_lag_bytes"},
+                             headers=tenant.headers)  # fmt: skip
+        series = response.raise_for_status().json()["timeseries"]
         lag = [s for s in series if s["metadata"].get("read_replica_id") == replica_id]
         if lag and lag[0]["metadata"]["streaming"] == "true":
             assert lag[0]["name"] == "replication_lag_bytes"
-            ((timestamp, value),) = lag[0]["points"]
+            timestamp, value = lag[0]["points"][-1]
             assert timestamp.endswith("Z") and value >= 0
             return
         assert time.monotonic() < deadline, f"no replication lag reported: {series}"

@@ -1,7 +1,10 @@
 """GET /metrics: the official parser reads it; it carries the API's request figures, the jobs
-by kind and outcome, and each instance's gauges labelled by instance and project."""
+by kind and outcome, and each instance's gauges labelled by instance and project (its nodes'
+latest metric samples of disk use and connections among them)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -9,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from controlplane.api.prometheus import may_scrape
 from controlplane.db.base import utcnow
-from controlplane.db.models import Instance, Node
+from controlplane.db.models import Instance, MetricSample, Node
 from controlplane.db.session import session_scope
 from controlplane.services import operations
 from tests.support.rows import instance_row
@@ -42,6 +45,16 @@ def test_instances_jobs_and_requests_are_exposed(api_url: str, tenant: Tenant) -
             Node(name="n1", role="primary"),
             Node(name="n2", role="standby", streaming=True, replication_lag_bytes=1234),
         ]
+        now = utcnow()
+        session.add_all(
+            MetricSample(instance_id=instance_id, node_name=node, name=name, sampled_at=at, value=v)
+            for node, name, at, v in [
+                ("n1", "disk_used_bytes", now - timedelta(seconds=60), 1.0e9),
+                ("n1", "disk_used_bytes", now, 2.0e9),  # the latest sample is the gauge
+                ("n1", "connections", now, 5.0),
+                ("n2", "connections", now - timedelta(hours=1), 9.0),  # stale: not shown
+            ]
+        )
         op = operations.record(session, "restart_instance", "instance", instance_id)
         op.status, op.finished_at = "succeeded", utcnow()  # never published: no job runs
     httpx.get(f"{api_url}/rdb/v1/regions/fr-par/instances", headers=tenant.headers)
@@ -54,6 +67,10 @@ def test_instances_jobs_and_requests_are_exposed(api_url: str, tenant: Tenant) -
     follower = {**ours, "node": "n2", "role": "standby"}
     assert (follower, 1234.0) in samples["dbaas_node_replication_lag_bytes"]
     assert (follower, 1.0) in samples["dbaas_node_streaming"]
+    main = {**ours, "node": "n1", "role": "primary"}
+    assert (main, 2.0e9) in samples["dbaas_node_disk_used_bytes"]
+    assert [v for labels, v in samples["dbaas_node_connections"]
+            if labels["instance_id"] == instance_id] == [5.0]  # fmt: skip
     restarts = {"kind": "restart_instance", "outcome": "succeeded"}
     assert any(labels == restarts and v >= 1 for labels, v in samples["dbaas_jobs_total"])
     assert any(labels == restarts and v >= 1

@@ -103,7 +103,8 @@ def api(env: dict[str, str] | None = None, name: str = "api") -> Service:
     port = free_port()
     argv = [str(BIN / "uvicorn"), "controlplane.main:create_app", "--factory"]
     argv += ["--host", "127.0.0.1", "--port", str(port)]
-    return Service(name, argv, env or {}, health_url=f"http://127.0.0.1:{port}/healthz")
+    env = {"DBAAS_PUBLIC_API_URL": f"http://127.0.0.1:{port}", **(env or {})}  # signed URLs
+    return Service(name, argv, env, health_url=f"http://127.0.0.1:{port}/healthz")
 
 
 def url_of(service: Service) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from controlplane.api import prometheus
-from controlplane.api.routes import catalog, health, instances, lifecycle, read_replicas
+from controlplane.api.routes import catalog, health, instances, lifecycle, logs, read_replicas
 
 
 def register_routes(app: FastAPI) -> None:
@@ -15,3 +15,5 @@ def register_routes(app: FastAPI) -> None:
     app.include_router(instances.router)
     app.include_router(lifecycle.router)
     app.include_router(read_replicas.router)
+    app.include_router(logs.router)
+    app.include_router(logs.downloads)

@@ -17,9 +17,11 @@ from controlplane.api.schemas.instances import (
     UpdateInstanceRequest,
 )
 from controlplane.api.schemas.operations import ListOperationsResponse
+from controlplane.db.base import utcnow
 from controlplane.db.session import session_factory
+from controlplane.domain import metrics
 from controlplane.services import instances as service
-from controlplane.services import operations
+from controlplane.services import metric_samples, operations
 from controlplane.services.operations import publish_after_commit
 
 router = APIRouter(prefix="/rdb/v1/regions/{region}")
@@ -103,9 +105,19 @@ def list_instance_operations(
 
 @router.get("/instances/{instance_id}/metrics")
 def get_instance_metrics(
-    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+    instance_id: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    region: RegionDep,
+    start_date: str | None = None,
+    end_date: str | None = None,
+    metric_name: str | None = None,
 ) -> dict[str, Any]:
-    return to_wire(convert.metrics(service.get(session, principal, region, instance_id)))
+    """Each node's samples between the dates (default: the last hour), one metric if named."""
+    window = metrics.window(start_date, end_date, utcnow())
+    instance = service.get(session, principal, region, instance_id)
+    found = metric_samples.between(session, instance.id, window, metric_name or None)
+    return to_wire(convert.metrics(instance, metrics.series(found)))
 
 
 @router.get("/instances/{instance_id}/certificate")
