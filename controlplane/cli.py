@@ -178,11 +178,42 @@ def monitor(_args: argparse.Namespace) -> int:
     return 0
 
 
+def serve_api(args: argparse.Namespace) -> int:
+    """The API as deploy/up.sh and docker-compose.yml run it: ``--workers`` processes (default
+    DBAAS_API_WORKERS, else one per CPU); with several, Prometheus request figures are shared
+    through files (PROMETHEUS_MULTIPROC_DIR, emptied at start)."""
+    import shutil
+
+    import uvicorn
+
+    settings = get_settings()
+    workers = args.workers or settings.api_workers or os.cpu_count() or 1
+    if workers > 1:
+        shared = settings.state_dir / "run" / "prometheus"
+        shutil.rmtree(shared, ignore_errors=True)
+        shared.mkdir(parents=True, mode=0o700)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)
+    uvicorn.run(
+        "controlplane.main:create_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        workers=workers,
+        access_log=settings.api_access_log,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dbaas")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
     sub.add_parser("monitor", help="run the HA monitor loop").set_defaults(func=monitor)
+    p = sub.add_parser("api", help="serve the API (uvicorn, one process per CPU)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(func=serve_api)
     sub.add_parser("init-key", help="create the encryption key file").set_defaults(func=init_key)
     p = sub.add_parser("rotate-key", help="re-encrypt every secret under a new key")
     p.add_argument("--grace-seconds", type=float, default=5.0)

@@ -72,6 +72,7 @@ ensure_host_tools() {
   command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
   command -v losetup >/dev/null || missing+=(mount)
   command -v curl >/dev/null || missing+=(curl)
+  command -v ab >/dev/null || missing+=(apache2-utils)   # bench/api_load.py's HTTP load
   if [ "${#missing[@]}" -gt 0 ]; then log "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
 }
 

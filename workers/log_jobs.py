@@ -20,6 +20,7 @@ from controlplane.domain.states import InstanceStatus
 from controlplane.logstore import get_store
 from controlplane.services import log_archive
 from controlplane.services import logs as log_service
+from controlplane.settings import get_settings
 from workers import locks, log_collector
 from workers.runner import OperationContext
 
@@ -104,11 +105,12 @@ def forget_instance(session: Session, instance_id: str) -> None:
     for row in rows:
         session.delete(row)
     log_collector.forget_instance(session, instance_id)
+    session.flush()  # before the instance row goes: the log rows refer to it
 
 
 def collect_all(sessions: sessionmaker[Session]) -> None:
     """One collector pass at a time (a slow pass is not overlapped by the next)."""
-    with locks.holding("logs", "collector", ttl=120) as held:
+    with locks.holding("log_collector", get_settings().queue_name, ttl=120) as held:
         if held is None:
             return
         try:

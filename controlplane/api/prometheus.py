@@ -4,18 +4,25 @@ durations, failovers, and gauges of each instance labelled by instance and proje
 nodes' replication, and their latest sampled disk use and connections).
 
 Operators only: ``Authorization: Bearer $DBAAS_METRICS_TOKEN``; with no token configured,
-only clients on the loopback interface. Request figures are this API process's own.
+only clients on the loopback interface. Request figures add up every API process's.
 """
 
 from __future__ import annotations
 
 import hmac
+import os
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -55,8 +62,17 @@ def metrics(request: Request) -> Response:
         raise DeniedAuthentication("metrics need the operator's bearer token")
     store = CollectorRegistry()
     store.register(StoreCollector())
-    body = generate_latest(REQUESTS_REGISTRY) + generate_latest(store)
+    body = generate_latest(_request_registry()) + generate_latest(store)
     return Response(body, media_type=CONTENT_TYPE)
+
+
+def _request_registry() -> CollectorRegistry:
+    """Several API processes (``dbaas api --workers``) share their figures through files."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REQUESTS_REGISTRY
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    return registry
 
 
 class StoreCollector(Collector):

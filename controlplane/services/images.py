@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.db.models import EngineImage
 
-_MEMO = "engine_versions_by_tag"
+TTL_SECONDS = 30.0  # images change when an operator rebuilds them: rarely
+_memo: tuple[float, dict[str, str]] | None = None
 
 
 def current_engine_versions(session: Session) -> dict[str, str]:
-    """Tag -> the engine version of the build the tag points at (once per session)."""
-    memo = session.info.get(_MEMO)
-    if memo is None:
+    """Tag -> the engine version of the build the tag points at (read at most every 30 s)."""
+    global _memo
+    now = time.monotonic()
+    if _memo is None or _memo[0] < now:
         rows = session.execute(
             select(EngineImage.tag, EngineImage.engine_version).where(EngineImage.current)
         ).all()
-        memo = session.info[_MEMO] = {tag: version for tag, version in rows}
-    return memo
+        _memo = (now + TTL_SECONDS, {tag: version for tag, version in rows})
+    return _memo[1]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import secrets as pysecrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, cast, exists, func, literal, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from agents.registry import agent_for
 from controlplane import certificates, secrets
@@ -23,7 +23,7 @@ from controlplane.catalog import (
 from controlplane.catalog.model import NodeType
 from controlplane.catalog.settings_rules import connection_capacity
 from controlplane.catalog.volumes import effective_volume_size
-from controlplane.db.models import Instance
+from controlplane.db.models import Instance, Maintenance
 from controlplane.domain import maintenance, rules
 from controlplane.domain.arguments import ArgumentError, Reason
 from controlplane.domain.errors import InvalidArguments, NotFound, TransientState
@@ -115,7 +115,7 @@ def create(
     project_id = req.project_id or req.organization_id or principal.default_project_id
     if project_id is None:
         raise InvalidArguments.one("project_id", "project_id is required", Reason.REQUIRED)
-    principal.require_project(project_id)
+    principal.require_project(session, project_id)
     errors = _creation_errors(req)
     if errors:
         raise InvalidArguments(errors)
@@ -175,7 +175,9 @@ def get(
     query = select(Instance).where(Instance.id == instance_id, Instance.region == region)
     if lock:
         query = query.with_for_update()
-    instance = session.scalar(query)
+    else:  # one round trip for what converting it reads (FOR UPDATE refuses outer joins)
+        query = query.options(*(joinedload(r) for r in SHOWN_RELATIONS))
+    instance = session.execute(query).unique().scalar_one_or_none()
     if instance is None or instance.organization_id != principal.organization_id:
         raise NotFound("instance", instance_id)
     return instance
@@ -209,27 +211,54 @@ def list_instances(
     )
     if project_id:
         query = query.where(Instance.project_id == project_id)
-    rows = list(session.scalars(query).all())
     if name:
-        rows = [i for i in rows if name.lower() in i.name.lower()]
+        query = query.where(func.lower(Instance.name).contains(name.lower(), autoescape=True))
     if tags:
-        rows = [i for i in rows if set(tags) <= set(i.tags)]
+        query = query.where(_has_tags(session, tags))
     if has_maintenances is not None:
-        rows = [i for i in rows if maintenance.any_open(i.maintenances) == has_maintenances]
-    rows.sort(key=_sort_key(order_by), reverse=order_by.endswith("_desc"))
-    start = (page - 1) * size
-    return Page(rows[start : start + size], len(rows))
+        open_ones = exists().where(
+            Maintenance.instance_id == Instance.id,
+            Maintenance.status.in_([s.value for s in maintenance.OPEN]),
+        )
+        query = query.where(open_ones if has_maintenances else ~open_ones)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.options(*WHOLE_INSTANCE)
+        .order_by(*_order(order_by))
+        .offset((page - 1) * size)
+        .limit(size)
+    ).all()
+    return Page(list(rows), int(total))
 
 
-def _sort_key(order_by: str) -> Callable[[Instance], Any]:
+# What converting an instance reads: for a page, one query per relation for all its rows.
+SHOWN_RELATIONS = (Instance.endpoints, Instance.read_replicas, Instance.maintenances)
+WHOLE_INSTANCE = tuple(selectinload(r) for r in SHOWN_RELATIONS)
+
+
+def _order(order_by: str) -> list[Any]:
+    """SQL order (an index walk for the default), created_at then id as tie-breakers."""
     field = order_by.removesuffix("_asc").removesuffix("_desc")
-    if field == "name":
-        return lambda i: (i.name.lower(), i.created_at)
-    if field == "region":
-        return lambda i: (i.region, i.created_at)
-    if field == "status":
-        return lambda i: (i.status, i.created_at)
-    return lambda i: i.created_at
+    first: dict[str, Any] = {
+        "name": func.lower(Instance.name),
+        "region": Instance.region,
+        "status": Instance.status,
+    }
+    keys: list[Any] = [first[field]] if field in first else []
+    keys += [Instance.created_at, Instance.id]
+    return [k.desc() for k in keys] if order_by.endswith("_desc") else keys
+
+
+def _has_tags(session: Session, tags: list[str]) -> Any:
+    """Every one of ``tags`` is in the instance's JSON list (PostgreSQL: containment;
+    SQLite: one json_each lookup per tag)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return cast(Instance.tags, JSONB).contains(sorted(set(tags)))
+    conditions = []
+    for tag in sorted(set(tags)):
+        each = func.json_each(Instance.tags).table_valued("value")
+        conditions.append(exists(select(literal(1)).select_from(each).where(each.c.value == tag)))
+    return and_(*conditions)
 
 
 def update(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -19,8 +20,13 @@ class Principal:
     project_ids: frozenset[str]
     default_project_id: str | None
 
-    def require_project(self, project_id: str) -> None:
-        if project_id not in self.project_ids:
+    def require_project(self, session: Session, project_id: str) -> None:
+        """The project is the organization's (a project newer than the remembered principal
+        is looked up)."""
+        if project_id in self.project_ids:
+            return
+        owner = session.scalar(select(Project.organization_id).where(Project.id == project_id))
+        if owner != self.organization_id:
             raise PermissionsDenied(resource=f"project:{project_id}", action="write")
 
 
@@ -31,10 +37,32 @@ class IssuedKey:
     organization_id: str
 
 
+# Who a key is, remembered briefly by each API process: a request then costs no query for it.
+# A key or project change reaches every process within the TTL (no cross-process state).
+PRINCIPAL_TTL_SECONDS = 10.0
+PRINCIPAL_CACHE_SIZE = 10_000
+_principals: dict[str, tuple[float, Principal]] = {}  # secret hash -> (expires, principal)
+
+
 def authenticate(session: Session, token: str | None) -> Principal:
+    """The key's holder. Only a SHA-256 of the secret is looked up or kept (an index lookup of
+    a hash leaks nothing usable about the secret); unknown keys are never cached."""
     if not token:
         raise DeniedAuthentication("invalid_argument")
-    key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == hash_secret_key(token)))
+    secret_hash = hash_secret_key(token)
+    now = time.monotonic()
+    cached = _principals.get(secret_hash)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    principal = _load_principal(session, secret_hash)
+    if len(_principals) >= PRINCIPAL_CACHE_SIZE:
+        _principals.clear()
+    _principals[secret_hash] = (now + PRINCIPAL_TTL_SECONDS, principal)
+    return principal
+
+
+def _load_principal(session: Session, secret_hash: str) -> Principal:
+    key = session.scalar(select(ApiKey).where(ApiKey.secret_hash == secret_hash))
     if key is None:
         raise DeniedAuthentication("not_found")
     projects = session.scalars(
@@ -48,6 +76,11 @@ def authenticate(session: Session, token: str | None) -> Principal:
         project_ids=frozenset(p.id for p in projects),
         default_project_id=projects[0].id if projects else None,
     )
+
+
+def forget_principals() -> None:
+    """Drop what this process remembers (after changing keys or projects in-process)."""
+    _principals.clear()
 
 
 def create_organization(session: Session, name: str) -> Organization:

@@ -139,3 +139,15 @@ def _other_tenant_client(api_url: str) -> RdbV1API:
     client = Client(access_key=other.access_key, secret_key=other.secret_key, api_url=api_url,
                     default_region="fr-par", default_project_id=other.project_id)  # fmt: skip
     return RdbV1API(client)
+
+
+def test_mariadb_error_log_is_collected(rdb: RdbV1API) -> None:
+    """MariaDB's error log (server start, its notes and warnings) reaches the prepared log."""
+    live = create(rdb, CLIENTS["mariadb"], "logs-mariadb", ha=False)
+    try:
+        texts = _downloads(rdb, live.instance_id)
+        assert "ready for connections" in texts["n1"]
+        (detail,) = rdb.list_instance_logs_details(instance_id=live.instance_id).details
+        assert detail.log_name.startswith("mariadb-n1-") and detail.size > 0
+    finally:
+        delete(rdb, live.instance_id)

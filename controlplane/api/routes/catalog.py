@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from controlplane.api.deps import PageDep, PageSizeDep, PrincipalDep, RegionDep, SessionDep
-from controlplane.api.schemas.common import to_wire
+from controlplane.api.schemas.common import wire_response
 from controlplane.api.schemas.engines import ListDatabaseEnginesResponse, engine_from_catalog
 from controlplane.api.schemas.node_types import ListNodeTypesResponse, node_type_from_catalog
 from controlplane.catalog import load_catalog
@@ -34,7 +34,7 @@ def list_node_types(
     include_disabled_types: bool = False,
     page: PageDep = 1,
     page_size: PageSizeDep = None,
-) -> dict[str, Any]:
+) -> Response:
     catalog = load_catalog()
     host_mem = capacity.host_memory_bytes()
     used = capacity.usage(session, catalog, host_mem).memory
@@ -45,7 +45,7 @@ def list_node_types(
         wire = node_type_from_catalog(node_type, region)
         wire.stock_status = capacity.stock_status(node_type, used, host_mem)  # type: ignore[assignment]
         rows.append(wire)
-    return to_wire(
+    return wire_response(
         ListNodeTypesResponse(node_types=_page(rows, page, page_size), total_count=len(rows))
     )
 
@@ -58,7 +58,7 @@ def list_database_engines(
     version: str | None = None,
     page: PageDep = 1,
     page_size: PageSizeDep = None,
-) -> dict[str, Any]:
+) -> Response:
     engines = []
     for family in load_catalog().engines:
         if name and family.name.lower() != name.lower():
@@ -69,7 +69,7 @@ def list_database_engines(
             if not wire.versions:
                 continue
         engines.append(wire)
-    return to_wire(
+    return wire_response(
         ListDatabaseEnginesResponse(
             engines=_page(engines, page, page_size), total_count=len(engines)
         )

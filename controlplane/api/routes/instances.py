@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from controlplane.api import convert
 from controlplane.api.body import parse
 from controlplane.api.deps import PageDep, PageSizeDep, PrincipalDep, RegionDep, SessionDep
-from controlplane.api.schemas.common import ScwFile, to_wire
+from controlplane.api.schemas.common import ScwFile, wire_response
 from controlplane.api.schemas.instances import (
     CreateInstanceRequest,
     ListInstancesResponse,
@@ -40,7 +40,7 @@ def list_instances(
     has_maintenances: bool | None = None,
     page: PageDep = 1,
     page_size: PageSizeDep = None,
-) -> dict[str, Any]:
+) -> Response:
     result = service.list_instances(
         session,
         principal,
@@ -54,7 +54,7 @@ def list_instances(
         page=page,
         page_size=page_size,
     )
-    return to_wire(
+    return wire_response(
         ListInstancesResponse(
             instances=[convert.instance(i) for i in result.items], total_count=result.total_count
         )
@@ -64,18 +64,18 @@ def list_instances(
 @router.post("/instances")
 async def create_instance(
     request: Request, session: SessionDep, principal: PrincipalDep, region: RegionDep
-) -> dict[str, Any]:
+) -> Response:
     body = await parse(request, CreateInstanceRequest)
     instance, op_id = service.create(session, principal, region, body)
     publish_after_commit(session_factory(), [op_id])
-    return to_wire(convert.instance(instance))
+    return wire_response(convert.instance(instance))
 
 
 @router.get("/instances/{instance_id}")
 def get_instance(
     instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
-) -> dict[str, Any]:
-    return to_wire(convert.instance(service.get(session, principal, region, instance_id)))
+) -> Response:
+    return wire_response(convert.instance(service.get(session, principal, region, instance_id)))
 
 
 @router.patch("/instances/{instance_id}")
@@ -85,22 +85,22 @@ async def update_instance(
     session: SessionDep,
     principal: PrincipalDep,
     region: RegionDep,
-) -> dict[str, Any]:
+) -> Response:
     body = await parse(request, UpdateInstanceRequest)
     instance = service.update(session, principal, region, instance_id, body)
-    return to_wire(convert.instance(instance))
+    return wire_response(convert.instance(instance))
 
 
 @router.get("/instances/{instance_id}/operations")
 def list_instance_operations(
     instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
-) -> dict[str, Any]:
+) -> Response:
     """Extension (not in RDB v1): what the control plane did to the instance and its replicas,
     newest first: provisioning, failovers, degradations, heals, certificate renewals."""
     instance = service.get(session, principal, region, instance_id)
     ids = [instance.id, *(r.id for r in instance.read_replicas)]
     records = [convert.operation(op) for op in operations.of_resources(session, ids)]
-    return to_wire(ListOperationsResponse(operations=records, total_count=len(records)))
+    return wire_response(ListOperationsResponse(operations=records, total_count=len(records)))
 
 
 @router.get("/instances/{instance_id}/metrics")
@@ -112,20 +112,20 @@ def get_instance_metrics(
     start_date: str | None = None,
     end_date: str | None = None,
     metric_name: str | None = None,
-) -> dict[str, Any]:
+) -> Response:
     """Each node's samples between the dates (default: the last hour), one metric if named."""
     window = metrics.window(start_date, end_date, utcnow())
     instance = service.get(session, principal, region, instance_id)
     found = metric_samples.between(session, instance.id, window, metric_name or None)
-    return to_wire(convert.metrics(instance, metrics.series(found)))
+    return wire_response(convert.metrics(instance, metrics.series(found)))
 
 
 @router.get("/instances/{instance_id}/certificate")
 def get_instance_certificate(
     instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
-) -> dict[str, Any]:
+) -> Response:
     pem = service.certificate(session, principal, region, instance_id)
-    return to_wire(
+    return wire_response(
         ScwFile(
             name="ssl_certificate",
             content_type="application/x-pem-file",
@@ -146,7 +146,7 @@ def renew_instance_certificate(
 @router.delete("/instances/{instance_id}")
 def delete_instance(
     instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
-) -> dict[str, Any]:
+) -> Response:
     instance, op_id = service.delete(session, principal, region, instance_id)
     publish_after_commit(session_factory(), [op_id])
-    return to_wire(convert.instance(instance))
+    return wire_response(convert.instance(instance))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from controlplane.api.body import parse
 from controlplane.api.deps import PrincipalDep, RegionDep, SessionDep
 from controlplane.api.schemas import logs as wire
-from controlplane.api.schemas.common import to_wire
+from controlplane.api.schemas.common import wire_response
 from controlplane.db.models import Instance, InstanceLog
 from controlplane.db.session import session_factory
 from controlplane.domain.errors import InvalidArguments, PermissionsDenied
@@ -44,46 +44,48 @@ def instance_log(session: Session, row: InstanceLog) -> wire.InstanceLog:
 async def prepare_instance_logs(
     instance_id: str, request: Request, session: SessionDep, principal: PrincipalDep,
     region: RegionDep,
-) -> dict[str, Any]:  # fmt: skip
+) -> Response:  # fmt: skip
     body = await parse(request, wire.PrepareInstanceLogsRequest)
     prepared = service.prepare(
         session, principal, region, instance_id, body.start_date, body.end_date
     )
     publish_after_commit(session_factory(), [prepared.operation_id])
     logs = [instance_log(session, row) for row in prepared.rows]
-    return to_wire(wire.InstanceLogsResponse(instance_logs=logs))
+    return wire_response(wire.InstanceLogsResponse(instance_logs=logs))
 
 
 @router.get("/instances/{instance_id}/logs")
 def list_instance_logs(
     instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep,
     order_by: str = "created_at_asc",
-) -> dict[str, Any]:  # fmt: skip
+) -> Response:  # fmt: skip
     if (order_by or "created_at_asc") not in ORDERS:
         raise InvalidArguments.one("order_by", f"one of {', '.join(ORDERS)}")
     rows = service.list_logs(
         session, principal, region, instance_id, ORDERS[order_by or "created_at_asc"]
     )
     logs = [instance_log(session, row) for row in rows]
-    return to_wire(wire.InstanceLogsResponse(instance_logs=logs))
+    return wire_response(wire.InstanceLogsResponse(instance_logs=logs))
 
 
 @router.get("/logs/{instance_log_id}")
 def get_instance_log(
     instance_log_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
-) -> dict[str, Any]:
-    return to_wire(instance_log(session, service.get(session, principal, region, instance_log_id)))
+) -> Response:
+    return wire_response(
+        instance_log(session, service.get(session, principal, region, instance_log_id))
+    )
 
 
 @router.get("/instances/{instance_id}/logs-details")
 def list_instance_logs_details(
     instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
-) -> dict[str, Any]:
+) -> Response:
     details = [
         wire.InstanceLogDetail(log_name=name, size=size)
         for name, size in service.details(session, principal, region, instance_id)
     ]
-    return to_wire(wire.ListInstanceLogsDetailsResponse(details=details))
+    return wire_response(wire.ListInstanceLogsDetailsResponse(details=details))
 
 
 @router.post("/instances/{instance_id}/purge-logs", status_code=204)

@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     PlainSerializer,
 )
+from starlette.responses import Response
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -98,6 +99,13 @@ class WireRequest(BaseModel):
 def to_wire(model: BaseModel) -> dict[str, Any]:
     """The JSON-ready dict of a response model (aliases, omission rules, RFC 3339 timestamps)."""
     return model.model_dump(mode="json", by_alias=True)
+
+
+def wire_response(model: BaseModel, status_code: int = 200) -> Response:
+    """The response of a route: ``to_wire``'s JSON, encoded once by pydantic-core (FastAPI
+    passes a Response through as it is, without encoding the body again)."""
+    body = model.model_dump_json(by_alias=True)
+    return Response(body, status_code=status_code, media_type="application/json")
 
 
 class InstanceSetting(WireResponse):
