@@ -27,7 +27,11 @@ from tests.support import tenants  # noqa: E402
 PASSWORD = "Bench-Passw0rd!"
 
 
-def measure_service(api_url: str, tenant: tenants.Tenant, engine: str) -> float:
+def measure_service(
+    api_url: str, tenant: tenants.Tenant, engine: str
+) -> tuple[float, dict[str, float]]:
+    """Seconds from the create request to the first query, and the steps the job recorded
+    (with ``queued``: from the request's commit to the job's start)."""
     import httpx
 
     body = {
@@ -54,10 +58,29 @@ def measure_service(api_url: str, tenant: tenants.Tenant, engine: str) -> float:
                 elapsed = time.monotonic() - start
                 break
         time.sleep(0.05)
+    steps = job_steps(instance["id"])
     httpx.delete(f"{base}/{instance['id']}", headers=tenant.headers).raise_for_status()
     while httpx.get(f"{base}/{instance['id']}", headers=tenant.headers).status_code != 404:
         time.sleep(0.2)
-    return elapsed
+    return elapsed, steps
+
+
+def job_steps(instance_id: str) -> dict[str, float]:
+    from controlplane.db.models import Operation
+    from controlplane.db.session import session_factory
+
+    with session_factory()() as session:
+        op = (
+            session.query(Operation)
+            .filter(Operation.resource_id == instance_id, Operation.kind == "provision_instance")
+            .one()
+        )
+        steps = dict(op.params.get("steps") or {})
+        total = sum(steps.values())
+        if op.finished_at is not None:
+            job = (op.finished_at - op.created_at).total_seconds()
+            steps = {"queued (request to job start)": round(job - total, 3), **steps}
+        return steps
 
 
 def main() -> None:
@@ -67,11 +90,16 @@ def main() -> None:
     args = parser.parse_args()
     engines = args.engine or list(BASELINES)
     rows = []
+    breakdown: dict[str, dict[str, list[float]]] = {}
     with control_plane() as (api_url, tenant):
         for engine in engines:
-            service = [measure_service(api_url, tenant, engine) for _ in range(args.runs)]
+            measured = [measure_service(api_url, tenant, engine) for _ in range(args.runs)]
+            service = [elapsed for elapsed, _ in measured]
             raw = [BASELINES[engine]() for _ in range(args.runs)]
             rows.append((engine, statistics.median(service), statistics.median(raw)))
+            for _, steps in measured:
+                for step, seconds in steps.items():
+                    breakdown.setdefault(step, {}).setdefault(engine, []).append(seconds)
             print(f"{engine}: service {service}  raw {raw}", flush=True)
     print(
         "\n| engine | create -> first query (median) | raw docker run baseline (median) | ratio |"
@@ -79,6 +107,13 @@ def main() -> None:
     print("|---|---|---|---|")
     for engine, svc, raw in rows:
         print(f"| {engine} | {svc:.2f} s | {raw:.2f} s | {svc / raw:.2f}x |")
+    print("\nSteps of the provisioning job (median seconds):\n")
+    print("| step | " + " | ".join(engines) + " |")
+    print("|---|" + "---|" * len(engines))
+    for step, by_engine in breakdown.items():
+        cells = [f"{statistics.median(by_engine[e]):.2f}" if e in by_engine else "-"
+                 for e in engines]  # fmt: skip
+        print(f"| {step} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -10,14 +10,15 @@ commit is on the standby (the HA monitor relies on it to promote safely).
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+import time
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.base import DEFAULT_DATABASE
 from controlplane import secrets
-from controlplane.db.models import Endpoint, Instance, Node
+from controlplane.db.models import Endpoint, Instance, Node, Operation
 from controlplane.domain.failures import Cancelled, TemporaryError
 from controlplane.domain.states import InstanceStatus
 from controlplane.services import metric_samples, ports, transitions
@@ -65,8 +66,28 @@ def ensure_node_rows(session: Session, instance: Instance) -> None:
     session.flush()
 
 
+@dataclass
+class Stopwatch:
+    """Seconds each step of a converge took, for the provisioning benchmark (kept in the
+    operation's params as ``steps``)."""
+
+    steps: dict[str, float] = field(default_factory=dict)
+    last: float = field(default_factory=time.monotonic)
+
+    def lap(self, step: str) -> None:
+        now = time.monotonic()
+        self.steps[step] = round(now - self.last, 3)
+        self.last = now
+
+
 def converge(ctx: OperationContext) -> None:
-    converge_instance(ctx.sessions, ctx.resource_id, ctx.params)
+    watch = Stopwatch()
+    converge_instance(ctx.sessions, ctx.resource_id, ctx.params, watch=watch)
+    with ctx.sessions() as session:
+        op = session.get(Operation, ctx.operation_id)
+        if op is not None:
+            op.params = {**op.params, "steps": watch.steps}
+            session.commit()
 
 
 def converge_instance(
@@ -74,9 +95,11 @@ def converge_instance(
     instance_id: str,
     params: dict[str, object],
     ready: bool = True,
+    watch: Stopwatch | None = None,
 ) -> None:
     """Make the instance's containers, roles, replication and endpoint match its rows; then
     the instance is ready (unless ``ready`` is false: the job has more to do)."""
+    watch = watch or Stopwatch()
     s = get_settings()
     with sessions() as session:
         instance = load_instance(session, instance_id)
@@ -96,15 +119,19 @@ def converge_instance(
     if lb_port is not None:
         proxies.ensure(lb_proxy(bp, (s.publish_address, lb_port)))
     log.info("instance %s: network and load balancer ready", instance_id)
+    watch.lap("network and load balancer")
     check_wanted(sessions, instance_id)
     nodes.ensure_primary(bp, bp.primary)
     log.info("instance %s: main node %s running", instance_id, bp.primary)
+    watch.lap("main node initialised and started")
     _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
 
     primary = connection(bp, bp.primary)
     yield_to_monitor = partial(preemption.check, instance_id)
     bp.agent.wait_ready(primary, timeout=60, interrupt=yield_to_monitor)
+    watch.lap("engine answers")
     nodes.write_config(bp, bp.primary)  # settings and sync standbys as the rows say
+    watch.lap("configuration and TLS")
     bp.agent.ensure_database(primary)
     if bp.admin_user:
         verifier = params.get("admin_verifier")
@@ -113,6 +140,7 @@ def converge_instance(
                 primary, bp.admin_user, secrets.decrypt(verifier), DEFAULT_DATABASE
             )
     log.info("instance %s: main node %s configured", instance_id, bp.primary)
+    watch.lap("database and admin user")
     if bp.standbys() or bp.replicas():
         _converge_followers(sessions, bp, rebuild)
     for proxy in replica_proxies(bp):
@@ -124,6 +152,7 @@ def converge_instance(
         through_endpoint = replace(primary, host=s.publish_address, port=lb_port)
         bp.agent.wait_ready(through_endpoint, timeout=30, interrupt=yield_to_monitor)
         log.info("instance %s: reachable through its endpoint", instance_id)
+        watch.lap("followers, then a query through the endpoint")
 
     with sessions() as session:
         instance = load_instance(session, instance_id)

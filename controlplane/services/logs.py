@@ -28,8 +28,9 @@ class Prepared:
 
 
 def family(instance: Instance) -> str:
+    """What log names start with: the engine's name ("postgresql", "mariadb")."""
     version = find_engine_version(load_catalog(), instance.engine)
-    return version.family.value if version is not None else "engine"
+    return version.engine_name.lower() if version is not None else "engine"
 
 
 def prepare(
