@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Query
@@ -14,8 +14,11 @@ from controlplane.services.tenancy import Principal, authenticate
 from controlplane.settings import Settings, get_settings
 
 
-def _session() -> Iterator[Session]:
-    session = session_factory()()
+# Dependencies are coroutines: FastAPI runs a plain function in its thread pool, a hop per
+# dependency per request. None of them waits on I/O, except a key not remembered yet
+# (tenancy.authenticate: one indexed lookup every few seconds per key).
+async def _session() -> AsyncIterator[Session]:
+    session = session_factory()()  # connects lazily, on its first statement
     try:
         yield session
     finally:
@@ -23,10 +26,16 @@ def _session() -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def _principal(
+async def _settings() -> Settings:
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+
+
+async def _principal(
     session: SessionDep, x_auth_token: Annotated[str | None, Header()] = None
 ) -> Principal:
     principal = authenticate(session, x_auth_token)
@@ -37,7 +46,7 @@ def _principal(
 PrincipalDep = Annotated[Principal, Depends(_principal)]
 
 
-def _region(region: Annotated[str, Path()], settings: SettingsDep) -> str:
+async def _region(region: Annotated[str, Path()], settings: SettingsDep) -> str:
     if region not in settings.regions:
         raise InvalidArguments.one(
             "region", f"unknown region {region!r}; available: {', '.join(settings.regions)}"

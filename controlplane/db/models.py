@@ -91,6 +91,10 @@ class Operation(Base):
 
 class Instance(Base):
     __tablename__ = "instances"
+    # List pages walk it in order (no sort of the organization's rows), whatever their count.
+    __table_args__ = (
+        Index("ix_instances_listing", "organization_id", "region", "created_at", "id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     organization_id: Mapped[str] = mapped_column(ForeignKey("organizations.id"), index=True)
