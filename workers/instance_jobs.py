@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 
@@ -116,18 +115,15 @@ def converge_instance(
         bp = load_blueprint(instance)
 
     nodes.ensure_instance_network(bp.instance_id)
-    watch.lap("network")
+    # The load balancer first: it starts while the engine initialises (it resolves nodes lazily).
+    if lb_port is not None:
+        proxies.ensure(lb_proxy(bp, (s.publish_address, lb_port)))
+    log.info("instance %s: network and load balancer ready", instance_id)
+    watch.lap("network and load balancer")
     check_wanted(sessions, instance_id)
-    # The load balancer starts while the main node initialises (it resolves nodes lazily).
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        balancer = None
-        if lb_port is not None:
-            balancer = pool.submit(proxies.ensure, lb_proxy(bp, (s.publish_address, lb_port)))
-        nodes.ensure_primary(bp, bp.primary)
-        if balancer is not None:
-            balancer.result()
-    log.info("instance %s: load balancer and main node %s running", instance_id, bp.primary)
-    watch.lap("main node initialised and started, load balancer meanwhile")
+    nodes.ensure_primary(bp, bp.primary)
+    log.info("instance %s: main node %s running", instance_id, bp.primary)
+    watch.lap("main node initialised and started")
     _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
 
     primary = connection(bp, bp.primary)

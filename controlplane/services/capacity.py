@@ -22,6 +22,7 @@ from controlplane.db.models import AdmissionLock, Instance, Organization, ReadRe
 from controlplane.domain.errors import OutOfStock, QuotasExceeded
 from controlplane.settings import get_settings
 
+OVERCOMMIT = 2.0  # memory limits are ceilings, not reservations: idle engines use far less
 LOW_STOCK_SHARE = 0.8
 LOCK_ROW = "capacity"
 
@@ -52,9 +53,7 @@ def host_memory_bytes() -> int:
 
 
 def schedulable_memory(host_memory: int) -> int:
-    """Memory limits are ceilings, not reservations: idle engines use far less
-    (DBAAS_MEMORY_OVERCOMMIT, default 2)."""
-    return int(host_memory * get_settings().memory_overcommit)
+    return int(host_memory * OVERCOMMIT)
 
 
 def node_memory(node_type: NodeType, host_memory: int) -> int:
