@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import delete, event, select
 
 from controlplane.api import convert
 from controlplane.db.base import utcnow
@@ -44,11 +44,13 @@ def crowd(migrated_db: str) -> Iterator[Tenant]:
                 row.nodes.append(Node(name="n1", role="primary"))
                 session.add(row)
     yield tenant
+    # In bulk: row by row, 10,000 deletes hold SQLite's write lock longer than the running
+    # worker and beat wait for it.
+    ours = select(Instance.id).where(Instance.organization_id == tenant.organization_id)
     with session_scope() as session:
-        for row in session.query(Instance).filter(
-            Instance.organization_id == tenant.organization_id
-        ):
-            session.delete(row)
+        session.execute(delete(Node).where(Node.instance_id.in_(ours)))
+        session.execute(delete(Endpoint).where(Endpoint.instance_id.in_(ours)))
+        session.execute(delete(Instance).where(Instance.organization_id == tenant.organization_id))
 
 
 @contextmanager
