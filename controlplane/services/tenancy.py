@@ -78,11 +78,6 @@ def _load_principal(session: Session, secret_hash: str) -> Principal:
     )
 
 
-def forget_principals() -> None:
-    """Drop what this process remembers (after changing keys or projects in-process)."""
-    _principals.clear()
-
-
 def create_organization(session: Session, name: str) -> Organization:
     org = Organization(name=name)
     session.add(org)
