@@ -134,6 +134,9 @@ def test_replica_follows_refuses_writes_survives_failover_resets_and_promotes(
     _write(client, main, 3)
     _eventually_has(client, endpoint, 3, timeout=60)
 
+    # A reset while the instance rebuilds its standby is refused (transient_state), as a
+    # client would, wait for the instance first.
+    wait_ha_again(instance_id)
     replica = rdb.reset_read_replica(read_replica_id=replica.id)
     assert replica.status == ReadReplicaStatus.INITIALIZING
     replica = rdb.wait_for_read_replica(read_replica_id=replica.id, options=wait())
