@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     # Default quotas per organization (`dbaas quota set` overrides them per organization).
     quota_instances: int = 50
     quota_memory_bytes: int = 0  # 0: half of the memory the host can schedule
+    # Node memory limits the host takes, as a multiple of its memory (limits are ceilings).
+    memory_overcommit: float = 2.0
     quota_volume_bytes: int = 2 * 10**12
 
     # Resource naming and limits on the Docker side.

@@ -23,7 +23,8 @@ TEST_ENV = {
     "DBAAS_STATE_DIR": str(_STATE),
     "DATABASE_URL": f"sqlite:///{_STATE / 'dbaas.sqlite3'}",
     "REDIS_URL": os.environ.get("DBAAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-    "DBAAS_RESOURCE_PREFIX": "dbaast",
+    # Another prefix (and Redis database) lets a second test session run beside this one.
+    "DBAAS_RESOURCE_PREFIX": os.environ.get("DBAAS_TEST_PREFIX", "dbaast"),
     "DBAAS_QUEUE_NAME": f"dbaas-test-{_STATE.name}",
     # Endpoint ports of their own, away from a service running on this host.
     "DBAAS_ENDPOINT_PORT_MIN": str(40000 + (os.getpid() % 20) * 1000),

@@ -26,7 +26,7 @@ from docker.models.containers import Container
 
 from agents.base import FileSpec
 from controlplane.domain.failures import PermanentError, TemporaryError
-from workers import naming
+from workers import locks, naming
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,15 @@ def ensure_network(
     """A bridge network; ``internal`` ones have no route out of their subnet, and ``bridge``
     names the host interface (firewall rules match it)."""
     options = {"com.docker.network.bridge.name": bridge} if bridge else None
-    with translated(f"create network {name}"):
-        if client().networks.list(names=[name]):
+    # Docker lets two creators make two networks of one name (later uses fail as ambiguous):
+    # creators take turns, on this host and across workers.
+    with translated(f"create network {name}"), locks.holding("network", name, wait=30) as held:
+        if held is None:
+            raise TemporaryError(f"network {name} is being created by another job", delay=2)
+        existing = [n for n in client().networks.list(names=[name]) if n.name == name]
+        if len(existing) > 1:
+            _drop_duplicates(existing)
+        if existing:
             return
         client().networks.create(
             name,
@@ -110,6 +117,15 @@ def ensure_network(
             options=options,
             check_duplicate=True,
         )
+
+
+def _drop_duplicates(networks: list[Any]) -> None:
+    """Keep the oldest network of a name; the others go when nothing uses them."""
+    for network in sorted(networks, key=lambda n: str(n.attrs.get("Created", "")))[1:]:
+        with suppress(NotFound, APIError):
+            network.reload()
+            if not network.attrs.get("Containers"):
+                network.remove()
 
 
 def remove_network(name: str) -> None:

@@ -22,7 +22,6 @@ from controlplane.db.models import AdmissionLock, Instance, Organization, ReadRe
 from controlplane.domain.errors import OutOfStock, QuotasExceeded
 from controlplane.settings import get_settings
 
-OVERCOMMIT = 2.0  # memory limits are ceilings, not reservations: idle engines use far less
 LOW_STOCK_SHARE = 0.8
 LOCK_ROW = "capacity"
 
@@ -53,7 +52,9 @@ def host_memory_bytes() -> int:
 
 
 def schedulable_memory(host_memory: int) -> int:
-    return int(host_memory * OVERCOMMIT)
+    """Memory limits are ceilings, not reservations: idle engines use far less
+    (DBAAS_MEMORY_OVERCOMMIT, default 2)."""
+    return int(host_memory * get_settings().memory_overcommit)
 
 
 def node_memory(node_type: NodeType, host_memory: int) -> int:

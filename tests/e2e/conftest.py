@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import docker
@@ -11,7 +12,7 @@ from scaleway.rdb.v1 import RdbV1API
 
 from tests.support.tenants import Tenant
 
-OWNER_LABEL = "dbaas.owner=dbaast"
+OWNER_LABEL = f"dbaas.owner={os.environ['DBAAS_RESOURCE_PREFIX']}"
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +22,7 @@ def docker_client() -> docker.DockerClient:
 
 @pytest.fixture(scope="session", autouse=True)
 def _clean_docker_leftovers(docker_client: docker.DockerClient) -> Iterator[None]:
-    """Test resources carry the ``dbaast`` owner label; earlier runs' leftovers are removed."""
+    """Test resources carry the session's owner label; earlier runs' leftovers are removed."""
 
     def sweep() -> None:
         for c in docker_client.containers.list(all=True, filters={"label": OWNER_LABEL}):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import docker
@@ -15,6 +16,8 @@ from controlplane.db.models import Operation
 from controlplane.db.session import session_factory
 from tests.e2e.conftest import instance_resources
 from tests.support.processes import Worker
+
+PREFIX = os.environ["DBAAS_RESOURCE_PREFIX"]
 
 WAIT = WaitForOptions(timeout=300, min_delay=1, max_delay=3)
 PASSWORD = "Resil1ent!pw"
@@ -73,10 +76,10 @@ def test_worker_killed_during_provisioning_converges_without_orphans(
     assert ready.status == InstanceStatus.READY
     resources = instance_resources(docker_client, instance_id)
     assert sorted(resources["containers"]) == sorted(
-        [f"dbaast-{instance_id}-n1", f"dbaast-{instance_id}-lb"]
+        [f"{PREFIX}-{instance_id}-n1", f"{PREFIX}-{instance_id}-lb"]
     ), resources
-    assert resources["networks"] == [f"dbaast-{instance_id}"]
-    assert resources["volumes"] == [f"dbaast-{instance_id}-n1-data"]
+    assert resources["networks"] == [f"{PREFIX}-{instance_id}"]
+    assert resources["volumes"] == [f"{PREFIX}-{instance_id}-n1-data"]
     (endpoint,) = ready.endpoints
     with psycopg.connect(
         host=endpoint.ip,
@@ -108,7 +111,8 @@ def test_vanished_node_is_reported_then_healed_with_its_data(
         conn.execute("CREATE TABLE kept (v int)")
         conn.execute("INSERT INTO kept VALUES (42)")
 
-    docker_client.containers.get(f"dbaast-{instance_id}-n1").remove(force=True)  # the node vanishes
+    # The node vanishes.
+    docker_client.containers.get(f"{PREFIX}-{instance_id}-n1").remove(force=True)
     seen = set()
     deadline = time.monotonic() + 120
     while True:

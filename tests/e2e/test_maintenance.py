@@ -5,6 +5,7 @@ rolled on HA with no acknowledged commit lost. Nothing pending is a clear error.
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from tests.support.ha import wait_ha_again
 from tests.support.instances import wait
 from tests.support.live import Live, create, delete, exists, writing
 
+PREFIX = os.environ["DBAAS_RESOURCE_PREFIX"]
+
 pytestmark = pytest.mark.docker
 
 
@@ -36,7 +39,7 @@ def rebuilt(docker_client: docker.DockerClient, tag: str) -> Iterator[str]:
     (deploy/lab.sh) sees as changed: it rebuilds the image."""
     original = docker_client.images.get(tag)
     repository, version = tag.rsplit(":", 1)
-    scratch = docker_client.containers.create(original.id, name=f"dbaast-rebuild-{uuid.uuid4()}")
+    scratch = docker_client.containers.create(original.id, name=f"{PREFIX}-rebuild-{uuid.uuid4()}")
     try:
         new = scratch.commit(
             repository, version, changes=[f"LABEL dbaas.recipe_hash=test-{uuid.uuid4().hex}"]
