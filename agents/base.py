@@ -112,6 +112,40 @@ class ServerSetting:
     hot: bool
 
 
+@dataclass(frozen=True)
+class DatabaseInfo:
+    """A customer database: ``managed`` when made through the API (and ``rdb``)."""
+
+    name: str
+    owner: str
+    managed: bool
+    size: int  # bytes; 0 when sizes were not asked for
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    name: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class PrivilegeInfo:
+    database: str
+    user: str
+    permission: str  # a controlplane.domain.privileges.Permission value
+
+
+def wait_until_unused(
+    sessions: Callable[[], int], patience: float = 3.0, interval: float = 0.2
+) -> int:
+    """The sessions still open after ``patience`` seconds (0: none). A client that just closed
+    its connection leaves a server session for a moment: a drop right after is not refused."""
+    deadline = time.monotonic() + patience
+    while (count := sessions()) and time.monotonic() < deadline:
+        time.sleep(interval)
+    return count
+
+
 class EngineAgent(ABC):
     family: ClassVar[str]
 
@@ -219,6 +253,51 @@ class EngineAgent(ABC):
     @abstractmethod
     def is_primary(self, conn: Connection) -> bool:
         """True when this node accepts writes (not in recovery / not read-only)."""
+
+    # --- databases, users, privileges (on the primary; see controlplane/domain/privileges.py) --
+    # Only the customer's objects: the service's and the engine's own accounts and databases
+    # (controlplane/domain/engine_objects.py) are never listed, and naming one is ``not_found``.
+    # Refusals the user can act on raise ``engine_objects.ObjectRefused``.
+
+    @abstractmethod
+    def list_databases(self, conn: Connection, sizes: bool) -> list[DatabaseInfo]:
+        """Every customer database, with its size in bytes when ``sizes``."""
+
+    @abstractmethod
+    def create_database(self, conn: Connection, name: str) -> None:
+        """A managed database that no one but the admin roles may use until granted."""
+
+    @abstractmethod
+    def drop_database(self, conn: Connection, name: str) -> None:
+        """Drop it and every privilege on it; refused while sessions use it."""
+
+    @abstractmethod
+    def list_users(self, conn: Connection) -> list[UserInfo]:
+        """Every customer login account."""
+
+    @abstractmethod
+    def create_user(self, conn: Connection, name: str, verifier: str, is_admin: bool) -> None:
+        """A login from a verifier (``password_verifier``); an admin gets exactly what the
+        initial admin has (``ensure_admin``) but database privileges, a user nothing."""
+
+    @abstractmethod
+    def update_user(
+        self, conn: Connection, name: str, verifier: str | None, is_admin: bool | None
+    ) -> None:
+        """Change what is given (None: unchanged)."""
+
+    @abstractmethod
+    def drop_user(self, conn: Connection, name: str) -> None:
+        """Drop the account and its privileges and end its sessions."""
+
+    @abstractmethod
+    def list_privileges(self, conn: Connection) -> list[PrivilegeInfo]:
+        """One entry per customer user and customer database."""
+
+    @abstractmethod
+    def set_privilege(self, conn: Connection, database: str, user: str, permission: str) -> None:
+        """Replace what ``user`` holds on ``database`` by ``permission`` (readonly, readwrite,
+        all, none)."""
 
     @abstractmethod
     def activity(self, conn: Connection) -> Activity:

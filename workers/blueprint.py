@@ -44,6 +44,7 @@ class Blueprint:
     published: dict[str, int]  # node name -> host port of its direct-access endpoint
     tls_cert: str
     tls_key: str
+    acl: tuple[str, ...]  # networks the endpoints admit (the instance's ACL rules)
 
     @property
     def primary(self) -> str:
@@ -102,6 +103,7 @@ def load(instance: Instance, sync_mode: str | None = None) -> Blueprint:
         published=_published_ports(instance),
         tls_cert=instance.tls_cert,
         tls_key=secrets.decrypt(instance.tls_key_secret) if instance.tls_key_secret else "",
+        acl=tuple(r.ip for r in instance.acl_rules),
     )
 
 
@@ -128,6 +130,7 @@ def lb_proxy(bp: Blueprint, published: tuple[str, int]) -> proxies.Proxy:
         engine_port=bp.runtime.port,
         published=published,
         role="load_balancer",
+        allow=bp.acl,
     )
 
 
@@ -143,9 +146,22 @@ def replica_proxies(bp: Blueprint) -> list[proxies.Proxy]:
             engine_port=bp.runtime.port,
             published=(address, port),
             role="direct_access",
+            allow=bp.acl,  # ACL rules apply to replicas' direct access too
         )
         for node, port in sorted(bp.published.items())
     ]
+
+
+def through_load_balancer(bp: Blueprint) -> Connection:
+    """How the control plane checks the load balancer: from the host, on the instance network,
+    where its source address is always admitted (users' ACL rules may exclude the host's
+    address on the edge network, where the published port is)."""
+    address = docker_driver.container_ip(
+        naming.lb_container(bp.instance_id), naming.network(bp.instance_id)
+    )
+    if address is None:
+        raise TemporaryError("the load balancer is not running")
+    return Connection(address, bp.runtime.port, SUPERUSER, bp.superuser_password)
 
 
 def connection(bp: Blueprint, node: str) -> Connection:

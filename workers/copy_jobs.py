@@ -201,6 +201,7 @@ def _take_endpoint(
         new = session.get(Instance, new_id)
         assert source is not None and new is not None
         source.load_balancer_released = True
+        new.load_balancer_released = False  # it may have given its own away earlier
         endpoint = session.get(Endpoint, moving_id)
         assert endpoint is not None
         endpoint.instance_id = new_id

@@ -377,6 +377,16 @@ def published_host_ports() -> frozenset[int]:
         return frozenset(ports)
 
 
+def network_gateway(name: str) -> str | None:
+    """The host's own address on a bridge network (the source of its connections there)."""
+    with translated(f"inspect network {name}"):
+        found = [n for n in client().networks.list(names=[name]) if n.name == name]
+    if not found:
+        return None
+    configs = found[0].attrs.get("IPAM", {}).get("Config") or []
+    return next((str(c["Gateway"]) for c in configs if c.get("Gateway")), None)
+
+
 def container_ip(name: str, network: str) -> str | None:
     """The container's address on ``network`` (how the control plane reaches a node)."""
     container = find_container(name)

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from controlplane.domain.failures import PermanentError
 from workers import (
+    acl_jobs,
     copy_jobs,
+    endpoint_jobs,
     instance_jobs,
     log_jobs,
     maintenance_jobs,
+    object_jobs,
     replica_jobs,
+    settings_jobs,
     upgrade_jobs,
 )
 from workers.runner import FailureHook, Handler, OperationContext
@@ -43,8 +47,15 @@ HANDLERS: dict[str, Handler] = {
     "major_upgrade": copy_jobs.major_upgrade,
     "apply_maintenance": maintenance_jobs.apply,
     "prepare_logs": log_jobs.prepare,
+    "apply_acl": acl_jobs.apply,
+    "apply_settings": settings_jobs.apply,
+    "create_endpoint": endpoint_jobs.create,
+    "delete_endpoint": endpoint_jobs.delete,
+    "migrate_endpoint": endpoint_jobs.migrate,
     "failover": interrupted,
     "degrade": interrupted,
+    # databases, users, privileges: short, the instance's status untouched (no failure hook)
+    **dict.fromkeys(object_jobs.ACTIONS, object_jobs.run),
 }
 FAILURE_HOOKS: dict[str, FailureHook] = {
     "provision_instance": instance_jobs.mark_error,
@@ -56,6 +67,11 @@ FAILURE_HOOKS: dict[str, FailureHook] = {
     "major_upgrade": instance_jobs.mark_error,
     "apply_maintenance": maintenance_jobs.failed,
     "prepare_logs": log_jobs.prepare_failed,
+    "apply_acl": instance_jobs.mark_error,
+    "apply_settings": instance_jobs.mark_error,
+    "create_endpoint": instance_jobs.mark_error,
+    "delete_endpoint": instance_jobs.mark_error,
+    "migrate_endpoint": endpoint_jobs.migrate_failed,
     "upgrade_node_type": instance_jobs.mark_error,
     "enable_ha": instance_jobs.mark_error,
     "grow_volume": instance_jobs.mark_error,

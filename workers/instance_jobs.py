@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,7 +24,13 @@ from controlplane.domain.states import InstanceStatus
 from controlplane.services import metric_samples, ports, transitions
 from controlplane.settings import get_settings
 from workers import docker_driver, images, log_jobs, naming, nodes, preemption, proxies, volumes
-from workers.blueprint import Blueprint, connection, lb_proxy, replica_proxies
+from workers.blueprint import (
+    Blueprint,
+    connection,
+    lb_proxy,
+    replica_proxies,
+    through_load_balancer,
+)
 from workers.blueprint import load as load_blueprint
 from workers.runner import OperationContext
 
@@ -147,9 +153,10 @@ def converge_instance(
         check_wanted(sessions, instance_id)
         proxies.ensure(proxy)
 
-    # Ready means reachable the way users reach it: through the load-balancer endpoint.
+    # Ready means reachable the way users reach it: through the load balancer (from the
+    # instance network, which users' ACL rules cannot exclude).
     if lb_port is not None:
-        through_endpoint = replace(primary, host=s.publish_address, port=lb_port)
+        through_endpoint = through_load_balancer(bp)
         bp.agent.wait_ready(through_endpoint, timeout=30, interrupt=yield_to_monitor)
         log.info("instance %s: reachable through its endpoint", instance_id)
         watch.lap("followers, then a query through the endpoint")

@@ -199,3 +199,9 @@ def wait_streaming(bp: Blueprint, node: str, timeout: float = 60) -> None:
 
 def wait_synchronous(bp: Blueprint, node: str, timeout: float = 30) -> None:
     _wait_for(bp, node, lambda s: s.synchronous, timeout, "did not become synchronous")
+
+
+def wait_caught_up(bp: Blueprint, node: str, timeout: float = 60) -> None:
+    """Until ``node`` has replayed everything its primary wrote (no lag at all)."""
+    _wait_for(bp, node, lambda s: s.streaming and s.lag_bytes == 0, timeout,
+              f"has not replayed all of {bp.primary}'s WAL")  # fmt: skip

@@ -9,7 +9,8 @@ direct-access endpoint forwards to that replica.
 HAProxy runs as its own unprivileged user with no capability. Its runtime API is a unix socket
 in a host directory bind-mounted into the proxy alone: only the control plane (root on the
 host) reaches it, never a node. Switching the main node goes through that API, live (no
-reload, no new process); the file is rewritten too, for restarts.
+reload, no new process); the file is rewritten too, for restarts. So do the instance's ACL
+rules: every endpoint admits only the networks of its allow file (workers/proxy_acl.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,19 @@ import hashlib
 import os
 import shutil
 import socket
+import time
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agents.base import FileSpec
+from controlplane.domain.failures import TemporaryError
 from controlplane.settings import get_settings
-from workers import docker_driver, naming
+from workers import docker_driver, naming, proxy_acl
+
+if TYPE_CHECKING:
+    from docker.models.containers import Container
 
 CONFIG_DIR = "/usr/local/etc/haproxy"
 ADMIN_DIR = "/run/haproxy-admin"  # inside the proxy; bind-mounted from admin_dir() on the host
@@ -33,6 +40,8 @@ PROXY_USER = "haproxy"
 PROXY_UID = PROXY_GID = 998  # fixed by deploy/images/haproxy/install.sh
 SERVER_OPTIONS = "resolvers docker init-addr last,libc,none"
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to 107 bytes
+ALLOW_PATH = f"{CONFIG_DIR}/{proxy_acl.ALLOW_FILE}"
+RELOAD_WAIT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -44,6 +53,7 @@ class Proxy:
     engine_port: int
     published: tuple[str, int]  # (host address, host port)
     role: str  # load_balancer | direct_access
+    allow: tuple[str, ...]  # the instance's ACL rules (networks in CIDR form)
 
 
 def render_config(servers: dict[str, str], active: str, engine_port: int) -> str:
@@ -74,6 +84,7 @@ defaults
 
 frontend main
     bind :{engine_port}
+    {proxy_acl.REJECT_RULE.format(path=ALLOW_PATH)}
     default_backend main
 
 backend main
@@ -134,13 +145,91 @@ def ensure_edge_network() -> None:
 
 
 def ensure(proxy: Proxy) -> None:
-    """The proxy exists, runs, and forwards to ``proxy.active``."""
-    if docker_driver.find_container(proxy.container) is not None:
+    """The proxy exists, runs, forwards to ``proxy.active`` and admits ``proxy.allow`` (and
+    the control plane); a running one changes live, its open sessions going on."""
+    networks = _admitted(proxy)
+    existing = docker_driver.find_container(proxy.container)
+    if existing is not None:
         point_to(proxy.container, proxy.servers, proxy.active, proxy.engine_port)
+        _admit_existing(existing, proxy, networks)
     ensure_edge_network()
     _ensure_admin_dir(proxy.container)
-    files = _config_file(proxy.servers, proxy.active, proxy.engine_port)
+    files = {
+        **_config_file(proxy.servers, proxy.active, proxy.engine_port),
+        **_allow_file(networks),
+    }
     docker_driver.ensure_container(spec(proxy), files=files, files_base=CONFIG_DIR)
+
+
+def admit(proxy: Proxy) -> bool:
+    """An existing proxy admits ``proxy.allow`` (and the control plane). False when there is
+    no such container: the converge that creates it gives it the rules."""
+    existing = docker_driver.find_container(proxy.container)
+    if existing is None:
+        return False
+    _admit_existing(existing, proxy, _admitted(proxy))
+    return True
+
+
+def _admit_existing(existing: Container, proxy: Proxy, networks: list[str]) -> None:
+    """A stopped proxy once it starts (its files), a running one now (``_admit_live``; a
+    reload reads the files too: both are written, the configuration as ``point_to`` does)."""
+    files = {
+        **_config_file(proxy.servers, proxy.active, proxy.engine_port),
+        **_allow_file(networks),
+    }
+    docker_driver.put_files(existing, CONFIG_DIR, files)
+    if existing.status == "running":
+        _admit_live(proxy.container, networks)
+
+
+def _allow_file(networks: list[str]) -> dict[str, FileSpec]:
+    return {proxy_acl.ALLOW_FILE: FileSpec(proxy_acl.allow_file(networks), 0o644)}
+
+
+def _admitted(proxy: Proxy) -> list[str]:
+    """The rules, and the host's own address on the instance network: the control plane
+    checks endpoints from there (``blueprint.through_load_balancer``)."""
+    network = naming.network(proxy.instance_id)
+    gateway = docker_driver.network_gateway(network)
+    if gateway is None:
+        raise TemporaryError(f"network {network} has no gateway yet")
+    return proxy_acl.admitted(proxy.allow, gateway)
+
+
+def _admit_live(name: str, networks: list[str]) -> None:
+    """A running proxy admits ``networks`` now, atomically (``prepare``/``commit``: never a
+    mix of old and new rules), then shuts the sessions whose source is no longer admitted. A
+    running configuration without the allow list (made before ACL rules existed) is reloaded
+    instead: HAProxy's master starts a new worker on the new files, the old worker serves its
+    open sessions until they end."""
+    try:
+        version = proxy_acl.prepared_version(_admin_request(name, f"prepare acl {ALLOW_PATH}\n"))
+        if version is None:
+            docker_driver.signal(name, "SIGUSR2")
+            _wait_loaded(name, networks)
+            return
+        for request in proxy_acl.fill_requests(ALLOW_PATH, version, networks):
+            _admin_request(name, request)
+        _wait_loaded(name, networks, timeout=0)
+        sessions = _admin_request(name, "show sess\n")
+        for ref in proxy_acl.refused_sessions(sessions, networks):
+            _admin_request(name, f"shutdown session {ref}\n")
+    except OSError as exc:
+        raise TemporaryError(f"proxy {name} does not answer its runtime API: {exc}") from exc
+
+
+def _wait_loaded(name: str, networks: list[str], timeout: float = RELOAD_WAIT_SECONDS) -> None:
+    """Until the running process admits exactly ``networks`` (a reload takes a moment)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with suppress(OSError):
+            listed = proxy_acl.listed_networks(_admin_request(name, f"show acl {ALLOW_PATH}\n"))
+            if proxy_acl.same_networks(listed, networks):
+                return
+        if time.monotonic() >= deadline:
+            raise TemporaryError(f"proxy {name} does not admit the wanted networks yet")
+        time.sleep(0.2)
 
 
 def remove(container: str) -> None:

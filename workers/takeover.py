@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.domain.failures import TemporaryError
-from controlplane.settings import get_settings
 from workers import docker_driver, faultpoints, naming, nodes, proxies
-from workers.blueprint import Blueprint, connection, lb_servers
+from workers.blueprint import Blueprint, connection, lb_servers, through_load_balancer
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import load_instance, record_sync_mode
 
@@ -120,7 +119,4 @@ def wait_through_endpoint(sessions: sessionmaker[Session], bp: Blueprint) -> Non
         )
     if endpoint is None:
         return
-    conn = replace(
-        connection(bp, bp.primary), host=get_settings().publish_address, port=endpoint.port
-    )
-    bp.agent.wait_ready(conn, timeout=30)
+    bp.agent.wait_ready(through_load_balancer(bp), timeout=30)

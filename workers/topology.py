@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from agents.base import Role, ServerSetting
 from controlplane.catalog.model import ApplyVia, EngineVersion, NodeType
-from controlplane.catalog.settings_rules import default_settings, engine_value
+from controlplane.catalog.settings_change import shown_settings
+from controlplane.catalog.settings_rules import engine_value
 from controlplane.services.capacity import host_memory_bytes
 
 
@@ -30,9 +31,7 @@ def effective_settings(
     version: EngineVersion, node_type: NodeType, chosen: list[dict[str, str]]
 ) -> list[tuple[str, str]]:
     """Defaults for the node type, overridden by the settings the user chose."""
-    merged = dict(default_settings(version, node_type))
-    merged.update({s["name"]: s["value"] for s in chosen})
-    return sorted(merged.items())
+    return shown_settings(version, node_type, {s["name"]: s["value"] for s in chosen})
 
 
 def server_settings(version: EngineVersion, settings: list[tuple[str, str]]) -> list[ServerSetting]:

@@ -17,14 +17,25 @@ from agents.base import (
     SUPERUSER,
     Activity,
     Connection,
+    DatabaseInfo,
     EngineAgent,
     FileSpec,
     NodeRuntime,
+    PrivilegeInfo,
     Role,
     ServerSetting,
     StandbyState,
+    UserInfo,
 )
-from agents.mysql import admin_routines, conf, flavors, replication, replication_ops, sql
+from agents.mysql import (
+    admin_routines,
+    conf,
+    flavors,
+    objects,
+    replication,
+    replication_ops,
+    sql,
+)
 from agents.mysql.flavors import Flavor
 from controlplane.domain.failures import PermanentError, TemporaryError
 
@@ -323,6 +334,52 @@ class MysqlAgent(EngineAgent):
             connections=int(sessions[0]) if sessions else 0,
             write_transactions=written_transactions(counters),
         )
+
+    # --- databases, users, privileges: agents/mysql/objects.py ------------------------------
+
+    def list_databases(self, conn: Connection, sizes: bool) -> list[DatabaseInfo]:
+        with connect(conn) as cursor:
+            return objects.list_databases(cursor, sizes)
+
+    def create_database(self, conn: Connection, name: str) -> None:
+        with connect(conn) as cursor:
+            objects.create_database(cursor, name)
+
+    def drop_database(self, conn: Connection, name: str) -> None:
+        with connect(conn) as cursor:
+            objects.drop_database(cursor, name, (SUPERUSER, replication.REPLICATOR))
+
+    def list_users(self, conn: Connection) -> list[UserInfo]:
+        with connect(conn) as cursor:
+            return objects.list_users(cursor)
+
+    def create_user(self, conn: Connection, name: str, verifier: str, is_admin: bool) -> None:
+        with connect(conn) as cursor:
+            flavor = _server_flavor(cursor)
+            if is_admin:
+                _ensure_admin_routines(cursor)
+            objects.create_user(cursor, flavor, name, verifier, is_admin)
+
+    def update_user(
+        self, conn: Connection, name: str, verifier: str | None, is_admin: bool | None
+    ) -> None:
+        with connect(conn) as cursor:
+            flavor = _server_flavor(cursor)
+            if is_admin:
+                _ensure_admin_routines(cursor)
+            objects.update_user(cursor, flavor, name, verifier, is_admin)
+
+    def drop_user(self, conn: Connection, name: str) -> None:
+        with connect(conn) as cursor:
+            objects.drop_user(cursor, name)
+
+    def list_privileges(self, conn: Connection) -> list[PrivilegeInfo]:
+        with connect(conn) as cursor:
+            return objects.list_privileges(cursor)
+
+    def set_privilege(self, conn: Connection, database: str, user: str, permission: str) -> None:
+        with connect(conn) as cursor:
+            objects.set_privilege(cursor, database, user, permission)
 
 
 def written_transactions(status: dict[str, int]) -> int:

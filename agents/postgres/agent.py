@@ -14,14 +14,17 @@ from agents.base import (
     SUPERUSER,
     Activity,
     Connection,
+    DatabaseInfo,
     EngineAgent,
     FileSpec,
     NodeRuntime,
+    PrivilegeInfo,
     Role,
     ServerSetting,
     StandbyState,
+    UserInfo,
 )
-from agents.postgres import conf, replication, sql
+from agents.postgres import conf, objects, replication, sql
 from controlplane.domain.failures import PermanentError, TemporaryError
 
 # The control plane's own sessions: objects users create (in public, or a search_path they set)
@@ -200,3 +203,55 @@ class PostgresAgent(EngineAgent):
         if row is None:
             raise TemporaryError("PostgreSQL returned no activity")
         return Activity(connections=int(row[0]), write_transactions=int(row[1]))
+
+    # --- databases, users, privileges: agents/postgres/objects.py ---------------------------
+
+    def list_databases(self, conn: Connection, sizes: bool) -> list[DatabaseInfo]:
+        return objects.list_databases(_opener(conn), sizes)
+
+    def create_database(self, conn: Connection, name: str) -> None:
+        objects.create_database(_opener(conn), name)
+
+    def drop_database(self, conn: Connection, name: str) -> None:
+        objects.drop_database(_opener(conn), name)
+
+    def list_users(self, conn: Connection) -> list[UserInfo]:
+        return objects.list_users(_opener(conn))
+
+    def create_user(self, conn: Connection, name: str, verifier: str, is_admin: bool) -> None:
+        objects.create_user(_opener(conn), name, verifier, is_admin)
+
+    def update_user(
+        self, conn: Connection, name: str, verifier: str | None, is_admin: bool | None
+    ) -> None:
+        objects.update_user(_opener(conn), name, verifier, is_admin)
+
+    def drop_user(self, conn: Connection, name: str) -> None:
+        objects.drop_user(_opener(conn), name)
+
+    def list_privileges(self, conn: Connection) -> list[PrivilegeInfo]:
+        return objects.list_privileges(_opener(conn))
+
+    def set_privilege(self, conn: Connection, database: str, user: str, permission: str) -> None:
+        objects.set_privilege(_opener(conn), database, user, permission)
+
+
+def _opener(conn: Connection) -> objects.Open:
+    return lambda dbname: _session(conn, dbname)
+
+
+@contextmanager
+def _session(conn: Connection, dbname: str) -> Iterator[psycopg.Connection]:
+    """A statement the server refuses (a dependency, a duplicate) fails the job at once:
+    retrying cannot change the answer."""
+    with connect(conn, dbname=dbname) as c:
+        try:
+            yield c
+        except (
+            psycopg.ProgrammingError,
+            psycopg.IntegrityError,
+            psycopg.DataError,
+            psycopg.InternalError,
+            psycopg.NotSupportedError,
+        ) as exc:
+            raise PermanentError(f"PostgreSQL refused: {exc}".strip()) from exc

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import lru_cache
 
 from sqlalchemy.orm import object_session
 
+from controlplane.api.schemas import acls
 from controlplane.api.schemas import endpoints as ep
 from controlplane.api.schemas import instances as wire
 from controlplane.api.schemas import read_replicas as rr
@@ -15,7 +17,14 @@ from controlplane.api.schemas.enums import MaintenanceStatus
 from controlplane.api.schemas.metrics import InstanceMetrics, TimeSeries
 from controlplane.api.schemas.operations import OperationRecord
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
-from controlplane.db.models import Endpoint, Instance, Maintenance, Operation, ReadReplica
+from controlplane.db.models import (
+    AclRule,
+    Endpoint,
+    Instance,
+    Maintenance,
+    Operation,
+    ReadReplica,
+)
 from controlplane.domain import metrics as domain_metrics
 from controlplane.domain.redact import public_message
 from controlplane.services import images, maintenances
@@ -50,15 +59,8 @@ def _backup_schedule(row: Instance) -> wire.BackupSchedule:
 def instance(row: Instance) -> wire.Instance:
     endpoints = [endpoint(e) for e in row.endpoints if e.read_replica_id is None]
     load_balancer = next((e for e in endpoints if e.load_balancer is not None), None)
-    version = find_engine_version(load_catalog(), row.engine)
-    upgrades = []
-    if version is not None:
-        session = object_session(row)
-        observed = images.current_engine_versions(session) if session is not None else {}
-        for target in upgradable_versions(load_catalog(), version):
-            upgrade = upgradable_version_from_catalog(target)
-            upgrade.minor_version = observed.get(target.image, upgrade.minor_version)
-            upgrades.append(upgrade)
+    session = object_session(row)
+    observed = images.current_engine_versions(session) if session is not None else {}
     return wire.Instance(
         id=row.id,
         name=row.name,
@@ -66,7 +68,7 @@ def instance(row: Instance) -> wire.Instance:
         project_id=row.project_id,
         status=row.status,  # type: ignore[arg-type]
         engine=row.engine,
-        upgradable_version=upgrades,
+        upgradable_version=list(_upgrades(row.engine, frozenset(observed.items()))),
         endpoint=load_balancer,
         tags=list(row.tags),
         settings=[InstanceSetting(**s) for s in row.settings],
@@ -88,6 +90,24 @@ def instance(row: Instance) -> wire.Instance:
         created_at=row.created_at,
         region=row.region,
     )
+
+
+@lru_cache(maxsize=64)
+def _upgrades(
+    engine: str, observed: frozenset[tuple[str, str]]
+) -> tuple[wire.UpgradableVersion, ...]:
+    """The newer versions an engine version can go to, with the minor versions of the images
+    now built (``observed``: tag -> version); worked out once per engine for a page."""
+    version = find_engine_version(load_catalog(), engine)
+    if version is None:
+        return ()
+    images_seen = dict(observed)
+    upgrades = []
+    for target in upgradable_versions(load_catalog(), version):
+        upgrade = upgradable_version_from_catalog(target)
+        upgrade.minor_version = images_seen.get(target.image, upgrade.minor_version)
+        upgrades.append(upgrade)
+    return tuple(upgrades)
 
 
 def maintenance(row: Maintenance) -> wire.Maintenance:
@@ -168,3 +188,8 @@ def operation(row: Operation) -> OperationRecord:
         created_at=row.created_at,
         finished_at=row.finished_at,
     )
+
+
+def acl_rule(row: AclRule, port: int | None) -> acls.ACLRule:
+    """``port`` (deprecated on the wire) is the instance's load-balancer port."""
+    return acls.ACLRule(ip=row.ip, port=port, description=row.description)

@@ -10,8 +10,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from controlplane.api.not_found import resource_of
 from controlplane.domain.arguments import ArgumentError
-from controlplane.domain.errors import ApiError, InvalidArguments
+from controlplane.domain.errors import ApiError, InvalidArguments, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,10 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(validation_to_invalid_arguments(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = "not_found" if exc.status_code == 404 else "invalid_request_error"
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:  # no route serves the path: still a resource and an id
+            return error_response(NotFound(*resource_of(request.url.path)))
+        kind = "invalid_request_error"
         return JSONResponse(
             status_code=exc.status_code, content={"type": kind, "message": str(exc.detail)}
         )

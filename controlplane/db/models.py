@@ -152,6 +152,9 @@ class Instance(Base):
     maintenances: Mapped[list[Maintenance]] = relationship(
         back_populates="instance", cascade="all, delete-orphan", order_by="Maintenance.created_at"
     )
+    acl_rules: Mapped[list[AclRule]] = relationship(
+        back_populates="instance", cascade="all, delete-orphan", order_by="AclRule.id"
+    )
 
 
 class Endpoint(Base):
@@ -168,6 +171,27 @@ class Endpoint(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     instance: Mapped[Instance] = relationship(back_populates="endpoints")
+
+
+class AclRule(Base):
+    """One network the instance's endpoints admit (domain/acl.py), in the order rules were
+    added: the id is that order. Creators of an instance give it its first rules
+    (services/acls.py: the API's default, or a copied instance's)."""
+
+    __tablename__ = "acl_rules"
+    __table_args__ = (UniqueConstraint("instance_id", "ip"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+    instance_id: Mapped[str] = mapped_column(
+        ForeignKey("instances.id", ondelete="CASCADE"), index=True
+    )
+    ip: Mapped[str] = mapped_column(String(18))  # normalised IPv4 CIDR: "255.255.255.255/32"
+    description: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    instance: Mapped[Instance] = relationship(back_populates="acl_rules")
 
 
 class ReadReplica(Base):

@@ -23,7 +23,7 @@ from controlplane.db.models import Instance
 from controlplane.domain import rules
 from controlplane.domain.errors import InvalidArguments, TransientState
 from controlplane.domain.states import InstanceStatus
-from controlplane.services import capacity, instances, operations
+from controlplane.services import acls, capacity, instances, operations
 from controlplane.services.tenancy import Principal
 
 
@@ -55,6 +55,7 @@ def instance_like(source: Instance, name: str, **overrides: object) -> Instance:
         admin_user_name=source.admin_user_name,
         superuser_secret=source.superuser_secret,
         replication_secret=source.replication_secret,
+        acl_rules=acls.copied_rules(source),
     )
     for key, value in overrides.items():
         setattr(row, key, value)

@@ -20,7 +20,7 @@ from controlplane.domain.states import OperationStatus, check_operation_transiti
 log = logging.getLogger(__name__)
 PENDING, RUNNING = OperationStatus.PENDING.value, OperationStatus.RUNNING.value
 # Encrypted parameters a job needs once (a password verifier): erased when the job ends.
-SECRET_PARAMS = frozenset({"admin_verifier"})
+SECRET_PARAMS = frozenset({"admin_verifier", "verifier"})
 
 
 def record(

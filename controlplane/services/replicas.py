@@ -21,7 +21,7 @@ from controlplane.domain.errors import (
     TransientState,
 )
 from controlplane.domain.states import REPLICA_TRANSIENT, InstanceStatus, ReadReplicaStatus
-from controlplane.services import capacity, instances, operations, transitions
+from controlplane.services import acls, capacity, instances, operations, transitions
 from controlplane.services.tenancy import Principal
 from controlplane.settings import get_settings
 
@@ -239,6 +239,7 @@ def promote(
         # The copied data keeps the engine accounts: same internal passwords.
         superuser_secret=source.superuser_secret,
         replication_secret=source.replication_secret,
+        acl_rules=acls.copied_rules(source),  # its endpoint followed them already
     )
     session.add(promoted)
     session.flush()

@@ -5,7 +5,20 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from controlplane.api import prometheus
-from controlplane.api.routes import catalog, health, instances, lifecycle, logs, read_replicas
+from controlplane.api.routes import (
+    acls,
+    catalog,
+    databases,
+    endpoints,
+    health,
+    instances,
+    lifecycle,
+    logs,
+    privileges,
+    read_replicas,
+    settings,
+    users,
+)
 
 
 def register_routes(app: FastAPI) -> None:
@@ -15,5 +28,11 @@ def register_routes(app: FastAPI) -> None:
     app.include_router(instances.router)
     app.include_router(lifecycle.router)
     app.include_router(read_replicas.router)
+    app.include_router(acls.router)
+    app.include_router(settings.router)
+    app.include_router(endpoints.router)
+    app.include_router(users.router)
+    app.include_router(databases.router)
+    app.include_router(privileges.router)
     app.include_router(logs.router)
     app.include_router(logs.downloads)
