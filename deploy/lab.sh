@@ -89,14 +89,32 @@ ensure_venv() {
   echo "$stamp" >"$venv/.dbaas-stamp"
 }
 
+# The official JavaScript SDK for tests/e2e/test_js_sdk.py, exactly as tests/js/package-lock.json
+# pins it (npm ci), again only when the lock file or node changed.
+ensure_js_sdk() {
+  local dir="$ROOT/tests/js" stamp
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    log "node: installing nodejs and npm"; apt_install nodejs npm
+  fi
+  stamp="$( (cat "$dir/package-lock.json"; node --version) | sha256sum | cut -c1-16)"
+  if [ "$(cat "$dir/node_modules/.dbaas-stamp" 2>/dev/null)" = "$stamp" ]; then
+    log "js sdk: node modules up to date"; return
+  fi
+  log "js sdk: npm ci"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$stamp" >"$dir/node_modules/.dbaas-stamp"
+}
+
 case "${1:-}" in
   restart-docker) restart_docker; exit 0 ;;
   restart-redis) restart_redis; exit 0 ;;
+  js-sdk) ensure_js_sdk; exit 0 ;;
   "") ;;
-  *) die "usage: deploy/lab.sh [restart-docker|restart-redis]" ;;
+  *) die "usage: deploy/lab.sh [restart-docker|restart-redis|js-sdk]" ;;
 esac
 ensure_host_tools
 ensure_docker
 ensure_redis
 ensure_venv
+ensure_js_sdk
 "$ROOT/deploy/images/build.sh"
