@@ -15,6 +15,7 @@ RECONCILE = "dbaas.reconcile"
 SAMPLE_METRICS = "dbaas.sample_metrics"
 COLLECT_LOGS = "dbaas.collect_logs"
 CLOSE_LOG_DAYS = "dbaas.close_log_days"
+BACKUP_SCHEDULE = "dbaas.backup_schedule"
 
 
 @cache
@@ -49,6 +50,11 @@ def get_celery() -> Celery:
             "close-log-days": {
                 "task": CLOSE_LOG_DAYS,
                 "schedule": settings.log_close_interval_seconds,
+            },
+            "backup-schedule": {  # due runs start a minute late at most
+                "task": BACKUP_SCHEDULE,
+                "schedule": 60.0,
+                "options": {"expires": 60.0},
             },
         },
     )

@@ -455,3 +455,40 @@ def volume_mountpoint(name: str) -> str | None:
             return str(client().volumes.get(name).attrs.get("Mountpoint") or "") or None
         except NotFound:
             return None
+
+
+class ExecFailed(Exception):
+    def __init__(self, code: int, stderr: str):
+        super().__init__(f"exit {code}: {stderr.strip()[-800:]}")
+        self.code = code
+        self.stderr = stderr
+
+
+def exec_stream(
+    name: str, command: list[str], user: str = "", environment: dict[str, str] | None = None
+) -> Iterator[bytes]:
+    """``command``'s stdout in a running container, streamed as it comes (never buffered
+    whole); stderr kept apart (its tail only). ``ExecFailed`` once it ends with a non-zero
+    status, after the last stdout bytes: consumers must not trust what they got before it."""
+    api = client().api
+    with translated(f"exec in {name}"):
+        exec_id = api.exec_create(name, command, user=user, environment=environment or {})["Id"]
+        output = api.exec_start(exec_id, stream=True, demux=True)
+    stderr = bytearray()
+    with translated(f"exec in {name}"):
+        for out, err in output:
+            if err:
+                stderr += err
+                del stderr[:-8192]
+            if out:
+                yield out
+        code = api.exec_inspect(exec_id).get("ExitCode")
+    if code != 0:
+        raise ExecFailed(-1 if code is None else int(code), stderr.decode(errors="replace"))
+
+
+def put_archive_file(name: str, path: str, tar_path: str) -> None:
+    """Extract a tar file from this host into a container, streamed from disk."""
+    with translated(f"copy into {name}"), open(tar_path, "rb") as f:
+        if not client().api.put_archive(name, path, f):
+            raise TemporaryError(f"copy into {name}: refused")

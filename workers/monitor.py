@@ -29,6 +29,7 @@ WATCHED = (
     InstanceStatus.CONFIGURING,
     InstanceStatus.RESTARTING,
     InstanceStatus.INITIALIZING,
+    InstanceStatus.SNAPSHOTTING,  # the copy is read while the instance keeps serving
 )
 
 

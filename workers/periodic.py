@@ -21,7 +21,7 @@ from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import maintenances, operations, transitions
 from controlplane.settings import get_settings
-from workers import docker_driver, images, instance_jobs, naming, volumes
+from workers import docker_driver, images, instance_jobs, naming, snapshot_jobs, volumes
 from workers.blueprint import connection
 from workers.blueprint import load as load_blueprint
 
@@ -80,10 +80,12 @@ def _has_open_operation(session: Session, instance: Instance) -> bool:
 def reconcile_all(sessions: sessionmaker[Session]) -> list[str]:
     """Full disks are marked (and cleared when space came back); ready instances with a
     stopped or vanished part go to ``autohealing`` with a heal job; maintenances are announced,
-    and applied once forced (a certificate close to expiry, a rebuilt image)."""
+    and applied once forced (a certificate close to expiry, a rebuilt image); expired
+    snapshots are deleted."""
     observe_replication(sessions)
     observe_disks(sessions)
     announce_maintenances(sessions)
+    snapshot_jobs.expire(sessions)
     return _heal_broken(sessions) + _apply_forced(sessions)
 
 

@@ -11,6 +11,7 @@ from controlplane.services import operations
 from controlplane.settings import get_settings
 from workers import handlers
 from workers.celery_app import (
+    BACKUP_SCHEDULE,
     CLOSE_LOG_DAYS,
     COLLECT_LOGS,
     RECONCILE,
@@ -77,3 +78,12 @@ def close_log_days_task() -> None:
     from workers.log_jobs import close_all
 
     close_all(session_factory())
+
+
+@shared_task(name=BACKUP_SCHEDULE)
+def backup_schedule_task() -> int:
+    """Scheduled backups that are due, and expired backups removed."""
+    from workers.backup_jobs import expire_all, schedule_all
+
+    schedule_all(session_factory())
+    return expire_all(session_factory())

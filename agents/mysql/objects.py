@@ -149,7 +149,8 @@ def drop_database(cursor: Cursor, name: str, internal_users: tuple[str, ...]) ->
     for user in _users(cursor):
         _revoke_database(cursor, name, user)
     cursor.execute(f"DROP DATABASE {sql.quote_identifier(name)}")
-    if name in _managed(cursor):
+    # rdb is managed without a row (and maybe before the table exists): nothing to delete
+    if name != DEFAULT_DATABASE and name in _managed(cursor):
         cursor.execute(f"DELETE FROM {_managed_table()} WHERE name = %s", (name,))
 
 

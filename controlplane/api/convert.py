@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from functools import lru_cache
 
 from sqlalchemy.orm import object_session
@@ -17,6 +16,7 @@ from controlplane.api.schemas.enums import MaintenanceStatus
 from controlplane.api.schemas.metrics import InstanceMetrics, TimeSeries
 from controlplane.api.schemas.operations import OperationRecord
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
+from controlplane.db.base import utcnow
 from controlplane.db.models import (
     AclRule,
     Endpoint,
@@ -25,6 +25,7 @@ from controlplane.db.models import (
     Operation,
     ReadReplica,
 )
+from controlplane.domain import backup_schedule
 from controlplane.domain import metrics as domain_metrics
 from controlplane.domain.redact import public_message
 from controlplane.services import images, maintenances
@@ -45,7 +46,12 @@ def _backup_schedule(row: Instance) -> wire.BackupSchedule:
     next_run = None
     if not row.backup_schedule_disabled:
         try:
-            next_run = row.created_at + timedelta(hours=row.backup_schedule_frequency)
+            next_run = backup_schedule.next_run(
+                row.created_at,
+                row.backup_schedule_frequency,
+                row.backup_schedule_start_hour,
+                utcnow(),
+            )
         except OverflowError:  # a row written before requests were bounded
             next_run = None
     return wire.BackupSchedule(

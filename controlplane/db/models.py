@@ -351,3 +351,73 @@ class MetricSample(Base):
     name: Mapped[str] = mapped_column(String(64))
     sampled_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     value: Mapped[float] = mapped_column(Float)
+
+
+class Snapshot(Base):
+    """A copy of an instance's data in the object store (``snapshots/``), ``creating`` while
+    its job takes it. No foreign key to instances: a snapshot outlives its instance until it
+    expires, so it keeps what a new instance needs (``source``: the instance's specifications
+    and its internal passwords, still encrypted, as they were when it was taken)."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (Index("ix_snapshots_listing", "organization_id", "region", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(String(36))
+    project_id: Mapped[str] = mapped_column(String(36))
+    region: Mapped[str] = mapped_column(String(16))
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    instance_name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    engine: Mapped[str] = mapped_column(String(64))
+    node_type: Mapped[str] = mapped_column(String(64))
+    volume_type: Mapped[str] = mapped_column(String(16))
+    source: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The service's own passwords inside the copied data (secrets.encrypt tokens).
+    superuser_secret: Mapped[str] = mapped_column(Text, default="")
+    replication_secret: Mapped[str] = mapped_column(Text, default="")
+    # The key the archive is sealed with, wrapped by the keyring (backup_crypto.wrap): a key
+    # rotation re-encrypts it, so the snapshot outlives the deployment key that derived it.
+    key_secret: Mapped[str] = mapped_column(Text, default="", server_default="")
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    object_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    checksum: Mapped[str | None] = mapped_column(String(64), nullable=True)  # sha256, hex
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class DatabaseBackup(Base):
+    """A logical dump of one database (issue 17): ``object_key`` in the backup store, encrypted
+    with its instance's backup key (controlplane/backup_crypto.py), ``checksum`` the sha256 of
+    the stored bytes. No foreign key: a backup outlives its instance until ``expires_at``."""
+
+    __tablename__ = "database_backups"
+    __table_args__ = (
+        Index("ix_database_backups_listing", "organization_id", "region", "created_at", "id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    organization_id: Mapped[str] = mapped_column(String(36))
+    project_id: Mapped[str] = mapped_column(String(36))
+    region: Mapped[str] = mapped_column(String(16))
+    instance_id: Mapped[str] = mapped_column(String(36), index=True)
+    instance_name: Mapped[str] = mapped_column(String(255))
+    engine: Mapped[str] = mapped_column(String(64))  # the instance's engine when dumped
+    database_name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    object_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    checksum: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The dump's key, encrypted by the keyring (re-encrypted by rotate-key like any secret).
+    key_secret: Mapped[str] = mapped_column(Text, default="", server_default="")
+    same_region: Mapped[bool] = mapped_column(Boolean, default=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    download_url_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

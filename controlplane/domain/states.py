@@ -44,6 +44,27 @@ class ReadReplicaStatus(StrEnum):
     PROMOTING = "promoting"
 
 
+class SnapshotStatus(StrEnum):
+    UNKNOWN = "unknown"
+    CREATING = "creating"
+    READY = "ready"
+    RESTORING = "restoring"  # an instance is being made from it
+    DELETING = "deleting"
+    ERROR = "error"
+    LOCKED = "locked"
+
+
+class DatabaseBackupStatus(StrEnum):
+    UNKNOWN = "unknown"
+    CREATING = "creating"
+    READY = "ready"
+    RESTORING = "restoring"
+    DELETING = "deleting"
+    ERROR = "error"
+    EXPORTING = "exporting"
+    LOCKED = "locked"
+
+
 class OperationStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
@@ -110,6 +131,32 @@ REPLICA_TRANSITIONS: dict[ReadReplicaStatus, frozenset[ReadReplicaStatus]] = {
     _R.UNKNOWN: frozenset({_R.READY, _R.ERROR, _R.DELETING}),
 }
 
+_S = SnapshotStatus
+SNAPSHOT_TRANSIENT = frozenset({_S.CREATING, _S.RESTORING, _S.DELETING})
+SNAPSHOT_TRANSITIONS: dict[SnapshotStatus, frozenset[SnapshotStatus]] = {
+    _S.CREATING: frozenset({_S.READY, _S.ERROR, _S.DELETING}),
+    _S.READY: frozenset({_S.RESTORING, _S.DELETING, _S.LOCKED}),
+    _S.RESTORING: frozenset({_S.READY, _S.DELETING}),
+    _S.ERROR: frozenset({_S.DELETING}),
+    _S.LOCKED: frozenset({_S.READY, _S.DELETING}),
+    _S.DELETING: frozenset({_S.ERROR}),
+    _S.UNKNOWN: frozenset({_S.READY, _S.ERROR, _S.DELETING}),
+}
+
+_B = DatabaseBackupStatus
+BACKUP_TRANSIENT = frozenset({_B.CREATING, _B.RESTORING, _B.DELETING, _B.EXPORTING})
+# A restore or an export never harms the backup: both end back at ready.
+BACKUP_TRANSITIONS: dict[DatabaseBackupStatus, frozenset[DatabaseBackupStatus]] = {
+    _B.CREATING: frozenset({_B.READY, _B.ERROR, _B.DELETING}),
+    _B.READY: frozenset({_B.RESTORING, _B.EXPORTING, _B.DELETING, _B.LOCKED}),
+    _B.RESTORING: frozenset({_B.READY, _B.DELETING}),
+    _B.EXPORTING: frozenset({_B.READY, _B.DELETING}),
+    _B.ERROR: frozenset({_B.DELETING}),
+    _B.LOCKED: frozenset({_B.READY, _B.DELETING}),
+    _B.DELETING: frozenset({_B.ERROR}),
+    _B.UNKNOWN: frozenset({_B.READY, _B.ERROR, _B.DELETING}),
+}
+
 _O = OperationStatus
 OPERATION_TRANSITIONS: dict[OperationStatus, frozenset[OperationStatus]] = {
     _O.PENDING: frozenset({_O.RUNNING, _O.FAILED}),
@@ -138,6 +185,24 @@ def check_replica_transition(current: str, target: str) -> ReadReplicaStatus:
     cur, tgt = ReadReplicaStatus(current), ReadReplicaStatus(target)
     if cur != tgt and tgt not in REPLICA_TRANSITIONS[cur]:
         raise InvalidTransition("read_replica", cur, tgt)
+    return tgt
+
+
+def check_snapshot_transition(current: str, target: str) -> SnapshotStatus:
+    cur, tgt = SnapshotStatus(current), SnapshotStatus(target)
+    if cur != tgt and tgt not in SNAPSHOT_TRANSITIONS[cur]:
+        raise InvalidTransition("snapshot", cur, tgt)
+    return tgt
+
+
+def backup_is_transient(status: str) -> bool:
+    return DatabaseBackupStatus(status) in BACKUP_TRANSIENT
+
+
+def check_backup_transition(current: str, target: str) -> DatabaseBackupStatus:
+    cur, tgt = DatabaseBackupStatus(current), DatabaseBackupStatus(target)
+    if cur != tgt and tgt not in BACKUP_TRANSITIONS[cur]:
+        raise InvalidTransition("database_backup", cur, tgt)
     return tgt
 
 

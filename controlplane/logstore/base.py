@@ -40,6 +40,12 @@ class LogStore(ABC):
         """A URL anyone holding it can download the object from until ``expires_at``, as
         ``filename``; refused once expired or when tampered with."""
 
+    def put_file(self, key: str, path: str) -> None:
+        """Store a local file's bytes under ``key`` (stores that can, without reading it whole
+        into memory: backups are large)."""
+        with open(path, "rb") as f:
+            self.put(key, f.read())
+
     def stream(self, key: str, chunk: int = 1 << 20) -> Iterator[bytes]:
         data = self.get(key)
         for start in range(0, len(data), chunk):

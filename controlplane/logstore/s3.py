@@ -99,6 +99,10 @@ class S3Store(LogStore):
     def put(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
 
+    def put_file(self, key: str, path: str) -> None:
+        # multipart above boto3's threshold: one part in memory at a time
+        self.client.upload_file(path, self.bucket, self._key(key))
+
     def _body(self, key: str) -> Any:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]

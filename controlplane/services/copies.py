@@ -62,7 +62,31 @@ def instance_like(source: Instance, name: str, **overrides: object) -> Instance:
     return row
 
 
-def _admit(session: Session, row: Instance, node_type: NodeType) -> None:
+def resized(source: Instance, requested: str | None) -> tuple[NodeType, int, list[dict[str, str]]]:
+    """The new instance's node type (``requested`` or the source's), volume size and settings
+    (rescaled to the node type's memory): a copy never gets less room than the source's data."""
+    catalog = load_catalog()
+    node_type = find_node_type(catalog, requested or source.node_type)
+    if node_type is None or node_type.disabled:
+        raise InvalidArguments.one("node_type", f"unknown node type {requested!r}")
+    size = source.volume_size
+    if source.volume_type == "lssd":
+        spec = node_type.volume_type("lssd")
+        if spec is None or spec.min_size < source.volume_size:
+            raise InvalidArguments.one(
+                "node_type",
+                f"{node_type.name}'s local volume is smaller than the source's data volume",
+            )
+        size = spec.min_size
+    settings = list(source.settings)
+    current = find_node_type(catalog, source.node_type)
+    if current is not None and current.name != node_type.name:
+        instances.check_connections(source, node_type)
+        settings = rescale_settings(source.engine, settings, current, node_type)
+    return node_type, size, settings
+
+
+def admit(session: Session, row: Instance, node_type: NodeType) -> None:
     nodes = 2 if row.is_ha_cluster else 1
     wanted = capacity.demand(
         node_type, row.volume_size, nodes, capacity.host_memory_bytes(), instances=1
@@ -70,7 +94,7 @@ def _admit(session: Session, row: Instance, node_type: NodeType) -> None:
     capacity.admit(session, load_catalog(), row.organization_id, node_type, wanted)
 
 
-def _record(session: Session, row: Instance, kind: str, params: dict[str, object]) -> str:
+def record(session: Session, row: Instance, kind: str, params: dict[str, object]) -> str:
     session.add(row)
     session.flush()
     instances.issue_certificate(row)
@@ -92,32 +116,15 @@ def clone(
     errors = rules.name_errors(req.name)
     if errors:
         raise InvalidArguments(errors)
-    catalog = load_catalog()
-    node_type = find_node_type(catalog, req.node_type or source.node_type)
-    if node_type is None or node_type.disabled:
-        raise InvalidArguments.one("node_type", f"unknown node type {req.node_type!r}")
-    size = source.volume_size
-    if source.volume_type == "lssd":
-        spec = node_type.volume_type("lssd")
-        if spec is None or spec.min_size < source.volume_size:
-            raise InvalidArguments.one(
-                "node_type",
-                f"{node_type.name}'s local volume is smaller than the source's data volume",
-            )
-        size = spec.min_size
-    settings = list(source.settings)
-    current = find_node_type(catalog, source.node_type)
-    if current is not None and current.name != node_type.name:
-        instances.check_connections(source, node_type)
-        settings = rescale_settings(source.engine, settings, current, node_type)
+    node_type, size, settings = resized(source, req.node_type)
     if source.status != InstanceStatus.READY:
         raise TransientState("instance", source.id, source.status)
     capacity.lock(session)
     row = instance_like(
         source, req.name, node_type=node_type.name, volume_size=size, settings=settings
     )
-    _admit(session, row, node_type)
-    return row, _record(session, row, "clone_instance", {"source_id": source.id})
+    admit(session, row, node_type)
+    return row, record(session, row, "clone_instance", {"source_id": source.id})
 
 
 def major_upgrade(
@@ -149,6 +156,6 @@ def major_upgrade(
     capacity.lock(session)
     settings = [s for s in source.settings if target.setting(s["name"]) is not None]
     row = instance_like(source, source.name, engine=target.name, settings=settings)
-    _admit(session, row, node_type)
+    admit(session, row, node_type)
     params = {"source_id": source.id, "with_endpoints": with_endpoints, "to": target.name}
-    return row, _record(session, row, "major_upgrade", params)
+    return row, record(session, row, "major_upgrade", params)

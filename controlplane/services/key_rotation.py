@@ -17,13 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane import keyring, secrets
-from controlplane.db.models import Instance, Operation
+from controlplane.db.models import DatabaseBackup, Instance, Operation, Snapshot
 from controlplane.services.operations import SECRET_PARAMS
 from controlplane.settings import DEV_ENCRYPTION_KEY
 
 # Columns that hold ``secrets.encrypt`` tokens (empty strings mean "none").
 ENCRYPTED_COLUMNS: dict[type, tuple[str, ...]] = {
     Instance: ("superuser_secret", "replication_secret", "tls_key_secret"),
+    Snapshot: ("superuser_secret", "replication_secret", "key_secret"),
+    DatabaseBackup: ("key_secret",),
 }
 
 

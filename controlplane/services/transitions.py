@@ -18,14 +18,18 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from controlplane.db.base import utcnow
-from controlplane.db.models import Instance, ReadReplica
+from controlplane.db.models import DatabaseBackup, Instance, ReadReplica, Snapshot
 from controlplane.domain.failures import Cancelled
 from controlplane.domain.states import (
+    BACKUP_TRANSITIONS,
     INSTANCE_TRANSITIONS,
     REPLICA_TRANSITIONS,
+    SNAPSHOT_TRANSITIONS,
+    DatabaseBackupStatus,
     InstanceStatus,
     InvalidTransition,
     ReadReplicaStatus,
+    SnapshotStatus,
 )
 
 
@@ -48,7 +52,7 @@ def _move(
     row: Any | None,
 ) -> bool:
     values: dict[str, Any] = {"status": target, "status_reason": reason}
-    if model is Instance:
+    if model is Instance or model is DatabaseBackup:
         values["updated_at"] = utcnow()
     result = session.execute(
         update(model)
@@ -118,3 +122,32 @@ def move_replica(
     if only_from is not None:
         sources &= frozenset(only_from)
     return _move(session, ReadReplica, replica_id, target.value, sources, reason, row)
+
+
+def move_snapshot(
+    session: Session,
+    snapshot_id: str,
+    target: SnapshotStatus,
+    *,
+    reason: str | None = None,
+    only_from: Collection[SnapshotStatus] | None = None,
+) -> bool:
+    sources = frozenset(s for s, targets in SNAPSHOT_TRANSITIONS.items() if target in targets)
+    if only_from is not None:
+        sources &= frozenset(only_from)
+    return _move(session, Snapshot, snapshot_id, target.value, sources, reason, None)
+
+
+def move_backup(
+    session: Session,
+    backup_id: str,
+    target: DatabaseBackupStatus,
+    *,
+    reason: str | None = None,
+    only_from: Collection[DatabaseBackupStatus] | None = None,
+    row: DatabaseBackup | None = None,
+) -> bool:
+    sources = frozenset(s for s, targets in BACKUP_TRANSITIONS.items() if target in targets)
+    if only_from is not None:
+        sources &= frozenset(only_from)
+    return _move(session, DatabaseBackup, backup_id, target.value, sources, reason, row)

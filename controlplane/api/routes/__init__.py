@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from controlplane.api import prometheus
 from controlplane.api.routes import (
     acls,
+    backups,
     catalog,
     databases,
     endpoints,
@@ -17,6 +18,7 @@ from controlplane.api.routes import (
     privileges,
     read_replicas,
     settings,
+    snapshots,
     users,
 )
 
@@ -36,3 +38,6 @@ def register_routes(app: FastAPI) -> None:
     app.include_router(privileges.router)
     app.include_router(logs.router)
     app.include_router(logs.downloads)
+    app.include_router(backups.router)
+    app.include_router(backups.downloads)
+    app.include_router(snapshots.router)
