@@ -6,6 +6,7 @@ paths no route serves."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from controlplane import certificates
 from controlplane.db.models import Endpoint, Instance, Operation, PortAllocation
 from controlplane.db.session import session_factory, session_scope
+from tests.support.processes import Service
 from tests.support.rows import instance_row
 from tests.support.tenants import Tenant, new_tenant
 
@@ -27,6 +29,17 @@ PG_DEFAULTS = [
     {"name": "max_parallel_workers_per_gather", "value": "0"},
     {"name": "work_mem", "value": "4"},
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_worker(worker: Service) -> Iterator[None]:
+    """Nothing runs the recorded jobs while this module looks at them: in a whole test session
+    the session's worker would take them (and move these row-only instances on)."""
+    worker.stop()
+    try:
+        yield
+    finally:
+        worker.start()
 
 
 @pytest.fixture(scope="module")
