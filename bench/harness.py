@@ -15,7 +15,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-PREFIX = "dbaasb"
+# Another prefix and Redis database let a second benchmark run beside this one.
+PREFIX = os.environ.get("DBAAS_BENCH_PREFIX", "dbaasb")
+REDIS_DB = os.environ.get("DBAAS_BENCH_REDIS_DB", "14")
 
 
 def isolate() -> Path:
@@ -30,7 +32,7 @@ def isolate() -> Path:
             "DBAAS_DEV_MODE": "false",
             "DBAAS_ENCRYPTION_KEY_FILE": str(state / "secrets" / "encryption.key"),
             "DATABASE_URL": f"sqlite:///{state / 'dbaas.sqlite3'}",
-            "REDIS_URL": "redis://127.0.0.1:6379/14",
+            "REDIS_URL": f"redis://127.0.0.1:6379/{REDIS_DB}",
             "DBAAS_RESOURCE_PREFIX": PREFIX,
             "DBAAS_QUEUE_NAME": f"dbaas-bench-{state.name}",
             "DBAAS_ENDPOINT_PORT_MIN": "46000",
@@ -49,7 +51,7 @@ def control_plane() -> Iterator[tuple[str, object]]:
     from tests.support import processes, tenants
 
     keyring.ensure_key_file()
-    subprocess.run(["redis-cli", "-n", "14", "flushdb"], check=False, capture_output=True)
+    subprocess.run(["redis-cli", "-n", REDIS_DB, "flushdb"], check=False, capture_output=True)
     migrate(None)  # type: ignore[arg-type]
     tenant = tenants.new_tenant("bench")
     try:

@@ -23,10 +23,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import shutil
 import tarfile
-import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -47,7 +48,7 @@ from controlplane.services import backups as service
 from controlplane.services import operations
 from controlplane.services.transitions import move_backup, move_instance, settle_instance
 from controlplane.settings import get_settings
-from workers import docker_driver
+from workers import docker_driver, faultpoints
 from workers.blueprint import Blueprint, connection
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import load_instance
@@ -59,10 +60,24 @@ PG_SOCKET = "/var/run/postgresql"
 RESTORE_DIR = ".dbaas-restore"
 
 
-def _work_dir() -> tempfile.TemporaryDirectory[str]:
-    root = get_settings().state_dir / "backup-work"
-    root.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return tempfile.TemporaryDirectory(dir=root)
+def _work_folder(job: str, backup_id: str) -> Path:
+    """A job's own folder on the worker for one backup (create: the encrypted dump being
+    written; restore: the decrypted dump): an attempt killed midway leaves files there, which
+    the next attempt or the failure hook removes. One attempt at a time: a create holds the
+    backup's lock, a restore the instance's while the backup is ``restoring``."""
+    return get_settings().state_dir / "backup-work" / f"{job}-{backup_id}"
+
+
+@contextmanager
+def _fresh_folder(job: str, backup_id: str) -> Iterator[str]:
+    folder = _work_folder(job, backup_id)
+    folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+    try:
+        yield str(folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _backup(session: Session, backup_id: str) -> DatabaseBackup | None:
@@ -121,15 +136,19 @@ def create(ctx: OperationContext) -> None:
     node = dump_node(bp)
     argv, user, env = dump_command(bp, database)
     started = time.monotonic()
-    with _work_dir() as work:
+    with _fresh_folder("create", ctx.resource_id) as work:
         path = os.path.join(work, "backup.enc")
         plain, stored = _Counted(), _Counted()
         try:
             dump = docker_driver.exec_stream(bp.container(node), argv, user, env)
             sealed = backup_crypto.encrypt(plain.through(dump), secret)
             with open(path, "wb") as out:
+                streaming = False
                 for block in stored.through(sealed):
                     out.write(block)
+                    if plain.size and not streaming:  # dump bytes flow: a crash lands here
+                        streaming = True
+                        faultpoints.pause("backup_streaming")
         except docker_driver.ExecFailed as exc:
             detail = exc.stderr.strip()[-500:]
             raise PermanentError(f"dumping {database!r} failed: {detail}") from exc
@@ -153,6 +172,7 @@ def create(ctx: OperationContext) -> None:
 
 
 def create_failed(ctx: OperationContext, message: str) -> None:
+    shutil.rmtree(_work_folder("create", ctx.resource_id), ignore_errors=True)
     with ctx.sessions() as session:
         move_backup(session, ctx.resource_id, B.ERROR, reason=message, only_from={B.CREATING})
         session.commit()
@@ -269,7 +289,7 @@ def restore(ctx: OperationContext) -> None:
     if not key or not checksum:
         raise PermanentError(f"backup {backup_id} holds no dump")
     container = bp.container(bp.primary)
-    with _work_dir() as work:
+    with _fresh_folder("restore", backup_id) as work:
         dump = os.path.join(work, "backup.dump")
         size = fetch_verified(backup_id, keys, key, checksum, dump)
         tar_path = os.path.join(work, "restore.tar")
@@ -310,6 +330,7 @@ def _remove_inside(container: str, bp: Blueprint) -> None:
 
 def restore_failed(ctx: OperationContext, message: str) -> None:
     """The backup is intact whatever happened: ready again; the instance leaves backuping."""
+    shutil.rmtree(_work_folder("restore", ctx.resource_id), ignore_errors=True)
     with ctx.sessions() as session:
         move_backup(session, ctx.resource_id, B.READY, reason=message, only_from={B.RESTORING})
         target = ctx.params.get("instance_id")
