@@ -246,6 +246,18 @@ class EngineAgent(ABC):
     def promote(self, conn: Connection) -> None:
         """Turn a standby into a primary that accepts writes (idempotent)."""
 
+    # --- point-in-time recovery (workers/wal_archive.py); PostgreSQL only so far ---------------
+
+    def seal_archive(self, conn: Connection, timeout: float) -> None:
+        """On the primary: a commit stamped now, its segment closed and archived (to the node's
+        archive directory) within ``timeout``: every time up to now is then reachable."""
+        raise NotImplementedError(f"{self.family} has no point-in-time recovery")
+
+    def pitr_script(self, major_version: str, target_time: str, segments_dir: str) -> str:
+        """A shell script run over a restored data directory before its node starts: recover
+        from the segments in ``segments_dir`` up to ``target_time`` (RFC 3339), then promote."""
+        raise NotImplementedError(f"{self.family} has no point-in-time recovery")
+
     @abstractmethod
     def replication_state(self, primary: Connection) -> dict[str, StandbyState]:
         """The nodes replicating from this primary, by node name."""

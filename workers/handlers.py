@@ -16,6 +16,7 @@ from workers import (
     settings_jobs,
     snapshot_jobs,
     upgrade_jobs,
+    wal_archive,
 )
 from workers.runner import FailureHook, Handler, OperationContext
 
@@ -61,6 +62,7 @@ HANDLERS: dict[str, Handler] = {
     "create_snapshot": snapshot_jobs.take,
     "delete_snapshot": snapshot_jobs.delete,
     "create_instance_from_snapshot": snapshot_jobs.create_instance,
+    "restore_instance_to_time": wal_archive.restore,
     "failover": interrupted,
     "degrade": interrupted,
     # databases, users, privileges: short, the instance's status untouched (no failure hook)
@@ -92,6 +94,7 @@ FAILURE_HOOKS: dict[str, FailureHook] = {
     "create_snapshot": snapshot_jobs.take_failed,
     "delete_snapshot": snapshot_jobs.delete_failed,
     "create_instance_from_snapshot": snapshot_jobs.create_instance_failed,
+    "restore_instance_to_time": wal_archive.restore_failed,
     "provision_replica": replica_jobs.mark_error,
     "reset_replica": replica_jobs.mark_error,
     "replica_endpoint": replica_jobs.mark_error,

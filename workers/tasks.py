@@ -68,9 +68,13 @@ def sample_metrics_task() -> int:
 
 @shared_task(name=COLLECT_LOGS)
 def collect_logs_task() -> None:
+    from workers import wal_archive
     from workers.log_jobs import collect_all
 
-    collect_all(session_factory())
+    try:
+        collect_all(session_factory())
+    finally:  # archived WAL segments ride the same beat (point-in-time recovery)
+        wal_archive.collect_all(session_factory())
 
 
 @shared_task(name=CLOSE_LOG_DAYS)
@@ -83,7 +87,9 @@ def close_log_days_task() -> None:
 @shared_task(name=BACKUP_SCHEDULE)
 def backup_schedule_task() -> int:
     """Scheduled backups that are due, and expired backups removed."""
+    from workers import wal_archive
     from workers.backup_jobs import expire_all, schedule_all
 
     schedule_all(session_factory())
+    wal_archive.expire(session_factory())  # archived WAL no snapshot could start from
     return expire_all(session_factory())

@@ -185,6 +185,26 @@ class PostgresAgent(EngineAgent):
                 if promoted.fetchone() != (True,):
                     raise TemporaryError("pg_promote did not finish within 30 s")
 
+    def seal_archive(self, conn: Connection, timeout: float) -> None:
+        with connect(conn) as c:
+            # A transaction with an id commits a record stamped now: recovery to any earlier
+            # time finds a commit past its target in the archive.
+            with c.transaction():
+                c.execute("SELECT pg_current_xact_id()")
+            row = c.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
+            assert row is not None
+            deadline = time.monotonic() + timeout
+            while True:
+                done = c.execute(sql.archived_since(), [row[0]]).fetchone()
+                if done == (True,):
+                    return
+                if time.monotonic() > deadline:
+                    raise TemporaryError(f"WAL segment {row[0]} not archived yet", delay=5)
+                time.sleep(0.5)
+
+    def pitr_script(self, major_version: str, target_time: str, segments_dir: str) -> str:
+        return conf.pitr_script(major_version, target_time, segments_dir)
+
     def replication_state(self, primary: Connection) -> dict[str, StandbyState]:
         with connect(primary, timeout=2) as c:
             rows = c.execute(sql.replication_status()).fetchall()

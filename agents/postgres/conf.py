@@ -13,6 +13,10 @@ INIT_DIR = ".dbaas-init"
 
 
 LOG_DIR = f"{BASE}/log"
+# Completed WAL segments wait here (on the volume) until the worker stores them.
+WAL_ARCHIVE_DIR = f"{BASE}/wal-archive"
+WAL_RESTORE_DIR = f"{BASE}/wal-restore"  # a point-in-time restore's segments, until it ends
+PITR_CONF = "conf.d/zz-pitr.conf"  # relative to the data directory, removed once recovered
 TLS_CERT = "tls/server.crt"  # relative to the data directory
 TLS_KEY = "tls/server.key"
 
@@ -63,6 +67,38 @@ echo "cluster initialised"
 """
 
 
+# Copied under a temporary name then renamed: the worker never reads a partial segment. A
+# segment already there (archived again after a crash) is the same segment.
+ARCHIVE_COMMAND = (
+    f"mkdir -p {WAL_ARCHIVE_DIR} && {{ test -f {WAL_ARCHIVE_DIR}/%f || "
+    f"{{ cp %p {WAL_ARCHIVE_DIR}/%f.part && "
+    f"mv {WAL_ARCHIVE_DIR}/%f.part {WAL_ARCHIVE_DIR}/%f; }}; }}"
+)
+
+
+def pitr_script(major: str, target_time: str, segments_dir: str) -> str:
+    """Run in the new node's container over its restored data directory, before it starts:
+    archive recovery from ``segments_dir`` up to ``target_time`` (UTC, PostgreSQL syntax), then
+    promotion; the recovery settings and segments remove themselves once it ends."""
+    data = data_dir(major)
+    settings = "\n".join(
+        f"{name} = {quote(value)}"
+        for name, value in (
+            ("restore_command", f"cp {WAL_RESTORE_DIR}/%f %p"),
+            ("recovery_target_time", target_time),
+            ("recovery_target_action", "promote"),
+            ("recovery_target_timeline", "latest"),
+            ("recovery_end_command", f"rm -rf {PITR_CONF} {WAL_RESTORE_DIR}"),
+        )
+    )
+    return (
+        f"set -eu; rm -rf {WAL_RESTORE_DIR} {WAL_ARCHIVE_DIR}; mkdir -p {WAL_RESTORE_DIR}; "
+        f"cp -R {shlex.quote(segments_dir)}/. {WAL_RESTORE_DIR}/; "
+        f"rm -f {data}/standby.signal; touch {data}/recovery.signal; "
+        f"printf '%s\\n' {shlex.quote(settings)} > {data}/{PITR_CONF}; sync"
+    )
+
+
 def shared_buffers_mb(memory_bytes: int) -> int:
     return max(32, memory_bytes // (4 * 1024 * 1024))
 
@@ -82,6 +118,9 @@ max_replication_slots = 10
 wal_keep_size = '256MB'
 hot_standby = on
 wal_log_hints = on
+archive_mode = on  # archives on the primary only: a standby starts once promoted
+archive_command = {quote(ARCHIVE_COMMAND)}
+archive_timeout = 60  # an idle instance loses at most a minute
 logging_collector = on
 log_directory = '{LOG_DIR}'  # on the volume, outside the data directory: kept across rebuilds
 log_filename = 'postgresql-%Y-%m-%d.log'

@@ -74,6 +74,14 @@ def drop_slot() -> sql.Composed:
     return sql.SQL("SELECT pg_drop_replication_slot(%s)").format()
 
 
+def archived_since() -> sql.Composed:
+    """Whether the archiver has archived segment ``%s`` (names sort in WAL order; a timeline
+    history file, ``00000002.history``, sorts before its timeline's segments)."""
+    return sql.SQL(
+        "SELECT coalesce(left(last_archived_wal, 24) >= %s, false) FROM pg_stat_archiver"
+    ).format()
+
+
 def replication_status() -> sql.Composed:
     return sql.SQL(
         "SELECT application_name, state, sync_state, "

@@ -9,7 +9,10 @@ from tests.support import rdb_operations
 from tests.support.rdb_operations import OPERATIONS, PREFIX
 
 # Routes of ours under the RDB prefix that are no RDB operation (documented extensions).
-EXTENSIONS = {("GET", "/rdb/v1/regions/{}/instances/{}/operations")}
+EXTENSIONS = {
+    ("GET", "/rdb/v1/regions/{}/instances/{}/operations"),
+    ("POST", "/rdb/v1/regions/{}/instances/{}/restore-to-time"),  # point-in-time recovery
+}
 
 
 def test_the_table_has_the_58_operations_once() -> None:

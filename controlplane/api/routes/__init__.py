@@ -15,6 +15,7 @@ from controlplane.api.routes import (
     instances,
     lifecycle,
     logs,
+    pitr,
     privileges,
     read_replicas,
     settings,
@@ -41,3 +42,4 @@ def register_routes(app: FastAPI) -> None:
     app.include_router(backups.router)
     app.include_router(backups.downloads)
     app.include_router(snapshots.router)
+    app.include_router(pitr.router)  # an extension: point-in-time recovery
