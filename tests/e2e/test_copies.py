@@ -11,7 +11,10 @@ import psycopg
 import pymysql
 import pytest
 from scaleway.rdb.v1 import RdbV1API, UpgradeInstanceRequestMajorUpgradeWorkflow
+from sqlalchemy import select
 
+from controlplane.db.models import Instance, Operation
+from controlplane.db.session import session_factory
 from tests.e2e.clients import CLIENTS, EngineClient
 from tests.support.engine import superuser_connection
 from tests.support.instances import wait
@@ -103,8 +106,17 @@ def _shop_items(family: str, live: Live) -> int:
 
 def _live(rdb: RdbV1API, instance_id: str, client: EngineClient) -> Live:
     instance = rdb.wait_for_instance(instance_id=instance_id, options=wait())
-    assert instance.status == "ready", instance
+    assert instance.status == "ready", _why(instance_id)
     return Live(instance.id, instance.endpoints[0].port, client)
+
+
+def _why(instance_id: str) -> str:
+    """What the store says of an instance that did not become ready (for the failure message)."""
+    with session_factory()() as session:
+        row = session.get(Instance, instance_id)
+        ops = session.scalars(select(Operation).where(Operation.resource_id == instance_id))
+        done = [f"{op.kind} {op.status} ({op.attempts} attempts): {op.error}" for op in ops]
+        return f"status {row and row.status}, reason {row and row.status_reason}; {done}"
 
 
 @pytest.mark.parametrize(("family", "ha"), [("postgresql", False), ("mariadb", True)])
