@@ -179,6 +179,11 @@ def move_endpoint(sessions: sessionmaker[Session], source_id: str, new_id: str) 
         _take_endpoint(
             sessions, source_id, new_id, (moving.id, moving.port), own.id if own else None
         )
+    # The proxies go once the rows say so: the periodic reconcile, seeing a ready source's load
+    # balancer gone while its endpoint row was still there, healed it (into the moved port).
+    # Again on a retry: the new instance's own comes back on the moved port just below.
+    proxies.remove(naming.lb_container(source_id))  # frees the port: the source stops there
+    proxies.remove(naming.lb_container(new_id))
     converge_instance(sessions, new_id, {})  # its load balancer, now on the moved port
     try:
         converge_instance(sessions, source_id, {})  # settles without a load balancer
@@ -194,8 +199,6 @@ def _take_endpoint(
     own_id: str | None,
 ) -> None:
     moving_id, port = moving
-    proxies.remove(naming.lb_container(source_id))  # frees the port: the source stops there
-    proxies.remove(naming.lb_container(new_id))
     with sessions() as session:
         source = session.get(Instance, source_id)
         new = session.get(Instance, new_id)
