@@ -8,9 +8,22 @@ from collections.abc import Iterator
 import pytest
 
 from tests.support import rows
+from tests.support.processes import Service
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _row_only_instances_removed(migrated_db: str) -> Iterator[None]:
     yield
     rows.remove_created()
+
+
+@pytest.fixture(scope="module")
+def no_worker(worker: Service) -> Iterator[None]:
+    """Nothing acts on this module's rows while it looks at them: in a whole test session the
+    session's worker would run their jobs, and its reconcile would heal these row-only ``ready``
+    instances (no containers) into ``autohealing``."""
+    worker.stop()
+    try:
+        yield
+    finally:
+        worker.start()

@@ -19,6 +19,8 @@ from controlplane.domain import acl
 from tests.support.rows import instance_row
 from tests.support.tenants import Tenant, new_tenant
 
+pytestmark = pytest.mark.usefixtures("no_worker")
+
 BASE = "/rdb/v1/regions/fr-par/instances"
 DEFAULT = {
     "ip": "0.0.0.0/0",

@@ -18,6 +18,8 @@ from controlplane.services import operations
 from tests.support.rows import instance_row
 from tests.support.tenants import Tenant, new_tenant
 
+pytestmark = pytest.mark.usefixtures("no_worker")
+
 
 @pytest.fixture(scope="module")
 def tenant(migrated_db: str) -> Tenant:

@@ -6,7 +6,6 @@ paths no route serves."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -16,7 +15,6 @@ from sqlalchemy import func, select
 from controlplane import certificates
 from controlplane.db.models import Endpoint, Instance, Operation, PortAllocation
 from controlplane.db.session import session_factory, session_scope
-from tests.support.processes import Service
 from tests.support.rows import instance_row
 from tests.support.tenants import Tenant, new_tenant
 
@@ -31,15 +29,7 @@ PG_DEFAULTS = [
 ]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _no_worker(worker: Service) -> Iterator[None]:
-    """Nothing runs the recorded jobs while this module looks at them: in a whole test session
-    the session's worker would take them (and move these row-only instances on)."""
-    worker.stop()
-    try:
-        yield
-    finally:
-        worker.start()
+pytestmark = pytest.mark.usefixtures("no_worker")
 
 
 @pytest.fixture(scope="module")
