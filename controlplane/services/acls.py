@@ -19,7 +19,7 @@ from controlplane.db.models import AclRule, Instance
 from controlplane.domain import acl
 from controlplane.domain.errors import InvalidArguments, TransientState
 from controlplane.domain.states import InstanceStatus
-from controlplane.services import instances, operations
+from controlplane.services import instances, operations, paging
 from controlplane.services.tenancy import Principal
 
 OPERATION = "apply_acl"
@@ -60,9 +60,9 @@ def list_rules(
     page: int,
     page_size: int | None,
 ) -> Rules:
-    size = page_size or instances.DEFAULT_PAGE_SIZE
-    if not 1 <= size <= instances.MAX_PAGE_SIZE:
-        message = f"page_size must be 1 to {instances.MAX_PAGE_SIZE}"
+    size = page_size or paging.DEFAULT_PAGE_SIZE
+    if not 1 <= size <= paging.MAX_PAGE_SIZE:
+        message = f"page_size must be 1 to {paging.MAX_PAGE_SIZE}"
         raise InvalidArguments.one("page_size", message)
     instance = instances.get(session, principal, region, instance_id)
     rules = list(instance.acl_rules)

@@ -36,7 +36,7 @@ from controlplane.domain.errors import (
 )
 from controlplane.domain.states import DatabaseBackupStatus, InstanceStatus
 from controlplane.logstore import signing
-from controlplane.services import instances, operations
+from controlplane.services import instances, operations, paging
 from controlplane.services.tenancy import Principal
 from controlplane.services.transitions import move_backup, move_instance
 from controlplane.settings import get_settings
@@ -50,7 +50,6 @@ ORDERS: dict[str, tuple[Any, ...]] = {
     "status_asc": (DatabaseBackup.status.asc(), DatabaseBackup.id.asc()),
     "status_desc": (DatabaseBackup.status.desc(), DatabaseBackup.id.desc()),
 }
-MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 100, 20
 DOWNLOAD_HOURS = 24.0
 NAME_MAX = 255
 
@@ -167,11 +166,7 @@ def list_backups(
     page: int,
     page_size: int | None,
 ) -> Page:
-    if order_by not in ORDERS:
-        raise InvalidArguments.one("order_by", f"order_by must be one of {sorted(ORDERS)}")
-    size = page_size or DEFAULT_PAGE_SIZE
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidArguments.one("page_size", f"page_size must be 1 to {MAX_PAGE_SIZE}")
+    size = paging.page_size(order_by, ORDERS, page, page_size)
     if organization_id and organization_id != principal.organization_id:
         return Page([], 0)
     query = select(DatabaseBackup).where(

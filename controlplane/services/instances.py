@@ -31,7 +31,7 @@ from controlplane.domain.states import (
     InstanceStatus,
     instance_is_transient,
 )
-from controlplane.services import capacity, operations, transitions
+from controlplane.services import capacity, operations, paging, transitions
 from controlplane.services.tenancy import Principal
 from controlplane.settings import get_settings
 
@@ -45,8 +45,6 @@ LIST_ORDERS = {
     "status_desc",
     "status",
 }
-MAX_PAGE_SIZE = 100
-DEFAULT_PAGE_SIZE = 20
 
 
 @dataclass(frozen=True)
@@ -196,13 +194,7 @@ def list_instances(
     page: int,
     page_size: int | None,
 ) -> Page:
-    if order_by not in LIST_ORDERS:
-        raise InvalidArguments.one("order_by", f"order_by must be one of {sorted(LIST_ORDERS)}")
-    if page < 1:
-        raise InvalidArguments.one("page", "page starts at 1")
-    size = page_size or DEFAULT_PAGE_SIZE
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidArguments.one("page_size", f"page_size must be 1 to {MAX_PAGE_SIZE}")
+    size = paging.page_size(order_by, LIST_ORDERS, page, page_size)
     if organization_id and organization_id != principal.organization_id:
         return Page([], 0)
     query = select(Instance).where(

@@ -27,11 +27,10 @@ from controlplane.db.models import AclRule, Instance, Snapshot
 from controlplane.domain import rules
 from controlplane.domain.errors import InvalidArguments, NotFound, TransientState
 from controlplane.domain.states import InstanceStatus, SnapshotStatus
-from controlplane.services import capacity, copies, instances, operations, transitions
+from controlplane.services import capacity, copies, instances, operations, paging, transitions
 from controlplane.services.tenancy import Principal
 
 DEFAULT_LIFETIME = timedelta(days=365)  # the real API's default (created_at + 1 year)
-MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE = 100, 20
 ORDERS: dict[str, tuple[str, bool]] = {
     "created_at_asc": ("created_at", False),
     "created_at_desc": ("created_at", True),
@@ -151,13 +150,7 @@ def list_snapshots(
     page: int,
     page_size: int | None,
 ) -> Page:
-    if order_by not in ORDERS:
-        raise InvalidArguments.one("order_by", f"order_by must be one of {sorted(ORDERS)}")
-    if page < 1:
-        raise InvalidArguments.one("page", "page starts at 1")
-    size = page_size or DEFAULT_PAGE_SIZE
-    if not 1 <= size <= MAX_PAGE_SIZE:
-        raise InvalidArguments.one("page_size", f"page_size must be 1 to {MAX_PAGE_SIZE}")
+    size = paging.page_size(order_by, ORDERS, page, page_size)
     if organization_id and organization_id != principal.organization_id:
         return Page([], 0)
     query = select(Snapshot).where(
