@@ -6,9 +6,11 @@ from fastapi import FastAPI
 
 from controlplane.api import prometheus
 from controlplane.api.routes import (
+    account,
     acls,
     backups,
     catalog,
+    console,
     databases,
     endpoints,
     health,
@@ -43,3 +45,5 @@ def register_routes(app: FastAPI) -> None:
     app.include_router(backups.downloads)
     app.include_router(snapshots.router)
     app.include_router(pitr.router)  # an extension: point-in-time recovery
+    app.include_router(account.router)  # Account API v3: the key's projects
+    app.include_router(console.router)  # the web console (static files)
