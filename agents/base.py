@@ -40,6 +40,7 @@ class NodeRuntime:
     port: int
     server_command: list[str]
     init_command: list[str]
+    initialised: str  # a file the init command leaves last, relative to data_mount
     version_command: list[str]  # prints the engine's exact version (parsed by engine_version)
     log_dir: str  # the engine's log files, relative to data_mount (collected by workers)
     stop_signal: str
@@ -82,6 +83,18 @@ def copy_of(host: str, node: str, upgrade: bool = False) -> Role:
 
 
 PRIMARY_ALONE = Role(kind="primary", node="n1")
+
+
+@dataclass(frozen=True)
+class PhysicalCopy:
+    """A snapshot streamed out of the running main node (MariaDB: mariadb-backup) instead of
+    cloned over the network; see ``EngineAgent.physical_copy``."""
+
+    command: list[str]  # run in the main node as ``runtime.user``: the copy on stdout
+    stream: str  # where the worker writes that stdout, in the exchange directory
+    kept: tuple[str, ...]  # node files (relative to the data mount) copied under ``kept_dir``
+    kept_dir: str
+    finish: str  # shell run in a one-shot container (exchange mounted): makes the archive
 
 
 @dataclass(frozen=True)
@@ -158,6 +171,19 @@ class EngineAgent(ABC):
         self, major_version: str, superuser_password: str, init_settings: Mapping[str, str]
     ) -> dict[str, FileSpec]:
         """Files placed under ``runtime.data_mount`` before ``runtime.init_command`` runs once."""
+
+    def seeded_files(
+        self, major_version: str, init_settings: Mapping[str, str]
+    ) -> dict[str, FileSpec]:
+        """Files rewritten, relative to the data mount, when a node's volume is a copy of a
+        pre-initialised template rather than initialised for it: what must differ between
+        servers (a MariaDB server_id). Pure."""
+        return {}
+
+    @abstractmethod
+    def set_superuser_password(self, conn: Connection, password: str) -> None:
+        """The service's superuser gets ``password`` (a node seeded from a template has the
+        template's until then)."""
 
     @abstractmethod
     def config_files(
@@ -246,7 +272,13 @@ class EngineAgent(ABC):
     def promote(self, conn: Connection) -> None:
         """Turn a standby into a primary that accepts writes (idempotent)."""
 
-    # --- point-in-time recovery (workers/wal_archive.py); PostgreSQL only so far ---------------
+    def physical_copy(self, major_version: str, exchange: str, archive: str) -> PhysicalCopy | None:
+        """How a snapshot is streamed out of the running main node, ``finish`` leaving
+        ``exchange/archive`` (the data mount's layout, tar + gzip). None: the snapshot is a
+        clone (``clone_command``) into a scratch volume."""
+        return None
+
+    # --- point-in-time recovery (workers/wal_archive.py, workers/binlog_archive.py) -----------
 
     def seal_archive(self, conn: Connection, timeout: float) -> None:
         """On the primary: a commit stamped now, its segment closed and archived (to the node's

@@ -13,6 +13,10 @@ For each engine family: one standalone instance (real API, worker and monitor pr
   the instance too (fetch, checksum, decryption, copy into the node, load), rows checked;
 - raw, in the same run, inside the node container: the same dump command into a file, then
   ``pg_restore`` / ``mariadb`` of it into a new database.
+- snapshot and point-in-time restores: a snapshot (``create_snapshot`` until ``ready``), a few
+  commits after it, then the time from ``create_instance_from_snapshot`` and from
+  ``restore-to-time`` (a time after those commits: the archived WAL / binlogs replayed) to the
+  new instance answering a query through its endpoint, rows checked.
 Throughput is the database's size (MB, 10^6 bytes) divided by the elapsed time.
 """
 
@@ -24,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +193,55 @@ def raw(bp: Blueprint) -> tuple[float, float]:
         _exec(bp, 'rm -rf "$1"', folder)
 
 
+def _answering(api: Api, family: str, instance_id: str) -> int:
+    """Waits for a new instance to be ready and answer a query; the rows of ``big`` it holds."""
+    body = api.until(f"instances/{instance_id}", lambda i: i["status"] == "ready")
+    port = int(body["endpoints"][0]["port"])
+    while True:
+        try:
+            return int(_query(CLIENTS[family], port, "SELECT COUNT(*) FROM big"))
+        except Exception:  # not answering yet (its load balancer settling)
+            time.sleep(0.2)
+
+
+def restores(api: Api, family: str, instance_id: str, rows: int) -> dict[str, float]:
+    """(seconds) snapshot taken; new instance from it; new instance restored to a time after it
+    (archived log replayed): each from the request to the new instance answering a query."""
+    made: list[str] = []
+    started = time.monotonic()
+    snapshot_id = api.call("POST", f"instances/{instance_id}/snapshots", {"name": "bench"})["id"]
+    try:
+        api.until(f"snapshots/{snapshot_id}", lambda s: s["status"] == "ready")
+        api.until(f"instances/{instance_id}", lambda i: i["status"] == "ready")
+        r = {"snapshot": time.monotonic() - started}
+        port = int(api.call("GET", f"instances/{instance_id}")["endpoints"][0]["port"])
+        time.sleep(1.1)  # binlog events carry whole seconds: these land after the snapshot's
+        for row in range(rows + 1, rows + 4):
+            _query(CLIENTS[family], port, f"INSERT INTO big VALUES ({row}, 'after')")
+        time.sleep(1.1)
+        target = datetime.now(UTC).isoformat()
+        started = time.monotonic()
+        body = {"instance_name": "bench-from-snapshot", "is_ha_cluster": False}
+        made.append(api.call("POST", f"snapshots/{snapshot_id}/create-instance", body)["id"])
+        count = _answering(api, family, made[-1])
+        assert count == rows, f"the snapshot's instance holds {count} rows of {rows}"
+        r["from_snapshot"] = time.monotonic() - started
+        api.until(f"snapshots/{snapshot_id}", lambda s: s["status"] == "ready")
+        started = time.monotonic()
+        body = {"name": "bench-pitr", "target_time": target}
+        made.append(api.call("POST", f"instances/{instance_id}/restore-to-time", body)["id"])
+        count = _answering(api, family, made[-1])
+        assert count == rows + 3, f"the restored instance holds {count} rows of {rows + 3}"
+        r["pitr"] = time.monotonic() - started
+        return r
+    finally:
+        for made_id in made:
+            api.until(f"instances/{made_id}", lambda i: i["status"] in ("ready", "error"))
+            api.delete_instance(made_id)
+        api.until(f"snapshots/{snapshot_id}", lambda s: s["status"] in ("ready", "error"))
+        api.call("DELETE", f"snapshots/{snapshot_id}")
+
+
 def measure(api: Api, family: str, gigabytes: float) -> dict[str, float]:
     client = CLIENTS[family]
     instance_id, port = create_ha(api.url, api.tenant, ENGINE[family], is_ha_cluster=False)
@@ -226,6 +280,10 @@ def measure(api: Api, family: str, gigabytes: float) -> dict[str, float]:
         r["raw_dump"], r["raw_restore"] = raw(blueprint(instance_id))
         print(f"  raw dump {r['raw_dump']:.1f} s, raw restore {r['raw_restore']:.1f} s",
               flush=True)  # fmt: skip
+        r.update(restores(api, family, instance_id, rows))
+        print(f"  snapshot {r['snapshot']:.1f} s; to a new instance answering a query: from the "
+              f"snapshot {r['from_snapshot']:.1f} s, to a time (PITR) {r['pitr']:.1f} s",
+              flush=True)  # fmt: skip
         return r
     finally:
         if backup_id:
@@ -247,9 +305,9 @@ def main() -> None:
             results.append((family, measure(api, family, args.size)))
     print(
         "\n| engine | data | backup (API) | raw dump | restore (API) | raw restore "
-        "| writes idle | writes during backup |"
+        "| writes idle | writes during backup | snapshot | snapshot restore | PITR restore |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for family, r in results:
         mb = r["size"]
         print(f"| {ENGINE[family]} | {mb / 1e3:.2f} GB "
@@ -257,7 +315,9 @@ def main() -> None:
               f"| {mb / r['raw_dump']:.0f} MB/s ({r['raw_dump']:.1f} s) "
               f"| {mb / r['restore']:.0f} MB/s ({r['restore']:.1f} s) "
               f"| {mb / r['raw_restore']:.0f} MB/s ({r['raw_restore']:.1f} s) "
-              f"| {r['idle']:.0f} commits/s | {r['during']:.0f} commits/s |")  # fmt: skip
+              f"| {r['idle']:.0f} commits/s | {r['during']:.0f} commits/s "
+              f"| {r['snapshot']:.1f} s | {r['from_snapshot']:.1f} s "
+              f"| {r['pitr']:.1f} s |")  # fmt: skip
 
 
 if __name__ == "__main__":

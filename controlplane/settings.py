@@ -85,6 +85,8 @@ class Settings(BaseSettings):
     # Resource naming and limits on the Docker side.
     resource_prefix: str = "dbaas"
     loop_volumes: bool = True
+    # New main nodes start from a copy of a pre-initialised data directory (workers/templates.py).
+    volume_templates: bool = True
     # pids limits: an engine runs a process (PostgreSQL) or thread (MariaDB) per connection.
     node_pids_limit: int = 12288
     proxy_pids_limit: int = 256

@@ -36,7 +36,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.base import SUPERUSER, PrivilegeInfo
-from controlplane import backup_crypto
+from controlplane import backup_compression, backup_crypto
+from controlplane.backup_compression import gzipped
 from controlplane.db.base import utcnow
 from controlplane.db.models import DatabaseBackup, Instance, Operation
 from controlplane.domain import backup_schedule
@@ -140,8 +141,10 @@ def create(ctx: OperationContext) -> None:
         path = os.path.join(work, "backup.enc")
         plain, stored = _Counted(), _Counted()
         try:
-            dump = docker_driver.exec_stream(bp.container(node), argv, user, env)
-            sealed = backup_crypto.encrypt(plain.through(dump), secret)
+            dump = plain.through(docker_driver.exec_stream(bp.container(node), argv, user, env))
+            # pg_dump -Fc compresses itself; a MariaDB SQL dump is gzipped on its way here.
+            payload = gzipped(dump) if bp.agent.family == "mysql" else dump
+            sealed = backup_crypto.encrypt(payload, secret)
             with open(path, "wb") as out:
                 streaming = False
                 for block in stored.through(sealed):
@@ -198,10 +201,10 @@ def fetch_verified(backup_id: str, keys: list[bytes], key: str, checksum: str, o
     size = 0
     try:
         with open(sealed, "rb") as src, open(out, "wb") as dst:
-            for block in backup_crypto.decrypt(_blocks(src), keys):
+            for block in backup_compression.plain(backup_crypto.decrypt(_blocks(src), keys)):
                 size += len(block)
                 dst.write(block)
-    except backup_crypto.BackupCorrupted as exc:
+    except (backup_crypto.BackupCorrupted, backup_compression.CorruptedCompression) as exc:
         raise PermanentError(f"backup {backup_id}: {exc}, not restored") from None
     finally:
         Path(sealed).unlink(missing_ok=True)

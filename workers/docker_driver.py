@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import docker
@@ -193,6 +194,18 @@ def ensure_container(
     volume, not in the container.
     """
     with translated(f"ensure container {spec.name}"):
+        container = ensure_created(spec)
+        if files and container.status == "created":  # never started: (re)seed its files
+            put_files(container, files_base, files)
+        if container.status != "running":
+            container.start()
+            container.reload()
+        return container
+
+
+def ensure_created(spec: ContainerSpec) -> Container:
+    """The container as ``spec`` says, created if missing (not started)."""
+    with translated(f"create container {spec.name}"):
         container = find_container(spec.name)
         created_as = container.labels.get(SPEC_LABEL) if container is not None else None
         if container is not None and created_as not in (None, spec_digest(spec)):
@@ -201,12 +214,27 @@ def ensure_container(
         if container is None:
             container = _create(spec)
         _join_networks(container, spec.extra_networks)  # a creator killed half-way skipped it
-        if files and container.status == "created":  # never started: (re)seed its files
-            put_files(container, files_base, files)
-        if container.status != "running":
-            container.start()
-            container.reload()
         return container
+
+
+def put_archive(container: Container, base: str, archive: Path) -> None:
+    """Unpack a tar file (owners and modes kept) under ``base``; the container may be stopped."""
+    with translated(f"copy into {container.name}"), archive.open("rb") as stream:
+        if not container.put_archive(base, stream):
+            raise TemporaryError(f"copy into {container.name} refused")
+
+
+def read_file(container: Container, path: str) -> bytes | None:
+    """A small file's content; None when it does not exist. The container may be stopped."""
+    with translated(f"read {path} in {container.name}"):
+        try:
+            chunks, _ = container.get_archive(path)
+        except NotFound:
+            return None
+        with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+            member = tar.next()
+            extracted = tar.extractfile(member) if member is not None else None
+            return extracted.read() if extracted is not None else None
 
 
 def _join_networks(container: Container, networks: list[str]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -65,10 +66,15 @@ def _gone(instance: Instance | None) -> bool:
 
 
 def ensure_node_rows(session: Session, instance: Instance) -> None:
+    """The rows a converge builds from: the nodes, and the image pinned. A job that makes a
+    main node itself (a clone, a restore) and then converges gets the same container spec
+    both times: one made from the tag would be replaced by one from the pinned id, stopped
+    in the middle of its recovery."""
     existing = {n.name for n in instance.nodes}
     for name, role in HA_NODES if instance.is_ha_cluster else SINGLE_NODE:
         if name not in existing:  # a new follower starts as a copy of the primary
             instance.nodes.append(Node(name=name, role=role, needs_rebuild=role != "primary"))
+    images.pin(instance)
     session.flush()
 
 
@@ -106,7 +112,6 @@ def converge_instance(
     """Make the instance's containers, roles, replication and endpoint match its rows; then
     the instance is ready (unless ``ready`` is false: the job has more to do)."""
     watch = watch or Stopwatch()
-    s = get_settings()
     with sessions() as session:
         instance = load_instance(session, instance_id)
         if instance is None or _gone(instance):
@@ -116,20 +121,21 @@ def converge_instance(
         if not instance.load_balancer_released:
             lb_port = endpoint_port(session, instance.id, "load_balancer")
         rebuild = {n.name for n in instance.nodes if n.needs_rebuild}
-        images.pin(instance)
         session.commit()
         bp = load_blueprint(instance)
 
     nodes.ensure_instance_network(bp.instance_id)
-    # The load balancer first: it starts while the engine initialises (it resolves nodes lazily).
-    if lb_port is not None:
-        proxies.ensure(lb_proxy(bp, (s.publish_address, lb_port)))
-    log.info("instance %s: network and load balancer ready", instance_id)
-    watch.lap("network and load balancer")
+    watch.lap("network")
     check_wanted(sessions, instance_id)
-    nodes.ensure_primary(bp, bp.primary)
+
+    # The load balancer starts while the main node is made (it resolves nodes lazily); Docker
+    # serves both at once.
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        balancer = aside.submit(_ensure_load_balancer, bp, lb_port)
+        nodes.ensure_primary(bp, bp.primary, lap=watch.lap)
+        balancer.result()
+    watch.lap("load balancer (started meanwhile) running")
     log.info("instance %s: main node %s running", instance_id, bp.primary)
-    watch.lap("main node initialised and started")
     _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
 
     primary = connection(bp, bp.primary)
@@ -171,6 +177,11 @@ def converge_instance(
         if ready:
             set_status(session, instance, InstanceStatus.READY)
         session.commit()
+
+
+def _ensure_load_balancer(bp: Blueprint, port: int | None) -> None:
+    if port is not None:
+        proxies.ensure(lb_proxy(bp, (get_settings().publish_address, port)))
 
 
 def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild: set[str]) -> None:

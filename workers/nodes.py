@@ -8,7 +8,7 @@ from collections.abc import Callable
 from agents.base import FileSpec, Role, StandbyState
 from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.settings import get_settings
-from workers import docker_driver, firewall, naming, preemption, topology, volumes
+from workers import docker_driver, firewall, naming, preemption, templates, topology, volumes
 from workers.blueprint import Blueprint, connection
 
 # On an internal network Docker's resolver leaves unknown names unanswered: a follower retrying
@@ -65,7 +65,10 @@ def _one_shot(
     command: list[str],
     files: dict[str, FileSpec],
     what: str,
+    permanent: bool = False,
 ) -> None:
+    """Run ``command`` once in a container like ``spec``; a non-zero exit is an error worth a
+    retry unless ``permanent``."""
     one_shot = docker_driver.ContainerSpec(
         name=f"{spec.name}-{suffix}",
         image=spec.image,
@@ -79,28 +82,51 @@ def _one_shot(
     )
     code, output = docker_driver.run_once(one_shot, command, files, bp.runtime.data_mount)
     if code != 0:
-        raise TemporaryError(f"{what} failed: {output.strip()[-500:]}", delay=5)
+        message = f"{what} failed: {output.strip()[-500:]}"
+        raise PermanentError(message) if permanent else TemporaryError(message, delay=5)
 
 
-def ensure_primary(bp: Blueprint, node: str) -> None:
-    """The primary's container, initialising the engine first if the container never existed.
+def ensure_primary(
+    bp: Blueprint,
+    node: str,
+    lap: Callable[[str], None] = lambda _: None,
+) -> None:
+    """The primary's container, its data directory first if the container never started: a
+    copy of a pre-initialised template (workers/templates.py) or initialised in place.
 
     A main node whose container mounts another volume than the instance's volume type gives
-    (the type changed) is never re-created onto a new, empty one: a move comes first."""
+    (the type changed) is never re-created onto a new, empty one: a move comes first.
+    ``lap`` is told when each step ends (the provisioning benchmark's breakdown)."""
     mount = volume_mount(bp, node)
+    lap("volume")
     spec = node_spec(bp, node, mount)
     existing = docker_driver.mount_sources(spec.name)
     if existing and mount not in existing:
         raise PermanentError(f"{node}'s data is on another volume; it must be moved first")
-    if docker_driver.find_container(spec.name) is None:
+    existing_container = docker_driver.find_container(spec.name)
+    seeded = False
+    if get_settings().volume_templates and (
+        existing_container is None or existing_container.status == "created"
+    ):
+        created = docker_driver.ensure_created(spec)
+        if templates.wanted(bp, created):
+            templates.seed(bp, created, templates.ensure(bp, spec))
+            seeded = True
+            lap("data directory copied from a template")
+    elif existing_container is None:
         files = bp.agent.init_files(bp.version.version, bp.superuser_password, bp.init_options)
-        try:
-            _one_shot(bp, spec, "init", bp.runtime.init_command, files, "engine initialisation")
-        except TemporaryError as exc:
-            raise PermanentError(str(exc)) from exc
-    docker_driver.ensure_container(
+        # An engine that cannot initialise will not on a retry either.
+        _one_shot(bp, spec, "init", bp.runtime.init_command, files, "engine initialisation",
+                  permanent=True)  # fmt: skip
+        lap("engine initialised (one-shot container)")
+    container = docker_driver.ensure_container(
         spec, files=bp.config_files(bp.roles[node]), files_base=bp.runtime.data_mount
     )
+    lap("main node started")
+    if get_settings().volume_templates:  # (also after a job that died before it adopted)
+        templates.adopt(bp, node, container)  # our superuser password, the template's no more
+        if seeded:
+            lap("engine answers, superuser password set")
 
 
 def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:

@@ -1,14 +1,16 @@
 """Snapshot jobs: take one, delete one, build a new instance from one, expire old ones.
 
-A snapshot is the data directory the clone machinery (``copy_jobs``) would give a new main node,
-archived (tar + gzip), encrypted with the instance's backup key (``controlplane/backup_crypto``)
-and stored in the object store under ``snapshots/``, the archive's SHA-256 recorded. It is
-made by a one-shot container of the instance's image on the instance's network, on a scratch
-volume, without stopping the source: PostgreSQL, ``pg_basebackup -X stream`` (the WAL needed
-to make the copy consistent comes with it); MariaDB, a ``--single-transaction`` dump carrying
-its GTID position loaded into a fresh data directory (a logical copy: the images have no
-mariadb-backup). A new instance's main node starts on that archive, unpacked into its volume
-once it decrypted and its checksum matched; its standby (HA) is then made by the ordinary converge.
+A snapshot is a ready data directory for a new main node, archived (tar + gzip), encrypted with
+the instance's backup key (``controlplane/backup_crypto``) and stored in the object store under
+``snapshots/``, the archive's SHA-256 recorded. It is taken without stopping the source.
+PostgreSQL: the clone machinery (``copy_jobs``) in a one-shot container of the instance's image
+on the instance's network, on a scratch volume: ``pg_basebackup -X stream`` (the WAL needed to
+make the copy consistent comes with it). MariaDB (``EngineAgent.physical_copy``): a
+``mariadb-backup`` stream out of the running main node, prepared by a one-shot container into a
+data directory that keeps its binlog position (agents/mysql/physical.py). A new instance's main
+node starts on that archive, unpacked into its volume once it decrypted and its checksum
+matched; its standby (HA) is then made by the ordinary converge. Each job first records what
+the instance's log archive holds (``archive_trim``) and, once done, the node it copied.
 
 Every step looks at what exists first and the object is written whole or not at all: a retried
 job carries on, and nothing half-written is ever restorable.
@@ -26,17 +28,17 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.base import copy_of
+from agents.base import PhysicalCopy, copy_of
 from controlplane import backup_crypto
 from controlplane.db.base import utcnow
-from controlplane.db.models import Snapshot
+from controlplane.db.models import Operation, Snapshot
 from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.domain.states import InstanceStatus, SnapshotStatus
 from controlplane.logstore import get_store
 from controlplane.services import operations, transitions
 from controlplane.services.snapshots import expired, object_key, start_deletion
 from controlplane.settings import get_settings
-from workers import docker_driver, naming, nodes
+from workers import archive_trim, docker_driver, naming, nodes
 from workers.blueprint import Blueprint, connection
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import converge_instance, ensure_node_rows, load_instance, mark_error
@@ -95,6 +97,7 @@ def take(ctx: OperationContext) -> None:
             raise PermanentError("the instance is being deleted")
         bp, key = load_blueprint(instance), object_key(snapshot)
         sealing_key = backup_crypto.keys_for(snapshot.instance_id, snapshot.key_secret)[0]
+    _mark_archive(ctx, bp.instance_id)
     exchange = _exchange(ctx.resource_id)
     try:
         _archive(bp, ctx.resource_id, exchange)
@@ -106,6 +109,9 @@ def take(ctx: OperationContext) -> None:
         snapshot = session.get(Snapshot, ctx.resource_id)
         assert snapshot is not None
         snapshot.size, snapshot.checksum, snapshot.object_key = size, digest, key
+        op = session.get(Operation, ctx.operation_id)
+        if op is not None:  # the node it was taken on (MariaDB: its binlog lineage, pitr.py)
+            op.params = {**op.params, "node": bp.primary}
         moved = transitions.move_snapshot(
             session, snapshot.id, SnapshotStatus.READY, only_from={SnapshotStatus.CREATING}
         )
@@ -114,6 +120,17 @@ def take(ctx: OperationContext) -> None:
     if not moved:  # deleted meanwhile: the object must not outlive its row
         get_store().delete([key])
     log.info("snapshot %s of %s: %d bytes", ctx.resource_id, bp.instance_id, size)
+
+
+def _mark_archive(ctx: OperationContext, instance_id: str) -> None:
+    """What the instance's log archive held before this copy starts: none of it is needed to
+    replay from this snapshot (workers/archive_trim.py)."""
+    marker = archive_trim.marker(get_store(), instance_id)
+    with ctx.sessions() as session:
+        op = session.get(Operation, ctx.operation_id)
+        if op is not None:
+            op.params = {**op.params, archive_trim.MARKER: marker}
+            session.commit()
 
 
 def _blocks(path: Path) -> Iterator[bytes]:
@@ -140,6 +157,10 @@ def seal(archive: Path, sealed: Path, key: bytes) -> tuple[int, str]:
 
 def _archive(bp: Blueprint, snapshot_id: str, exchange: Path) -> None:
     """The archive of a fresh copy of the main node, left in ``exchange``."""
+    physical = bp.agent.physical_copy(bp.version.version, EXCHANGE, ARCHIVE)
+    if physical is not None:
+        _archive_physical(bp, physical, exchange)
+        return
     scratch = naming.volume(bp.instance_id, f"snapshot-{snapshot_id[:8]}")
     docker_driver.remove_volume(scratch)
     docker_driver.ensure_named_volume(scratch, naming.labels(bp.instance_id, role="snapshot"))
@@ -163,6 +184,37 @@ def _archive(bp: Blueprint, snapshot_id: str, exchange: Path) -> None:
             raise TemporaryError(f"taking the snapshot failed: {output.strip()[-500:]}", delay=5)
     finally:
         docker_driver.remove_volume(scratch)
+
+
+def _archive_physical(bp: Blueprint, physical: PhysicalCopy, exchange: Path) -> None:
+    """Streamed out of the running main node into ``exchange`` (with the node files it needs),
+    then made into the archive by a one-shot container of the image (no network)."""
+    container = bp.container(bp.primary)
+    try:
+        with (exchange / physical.stream).open("wb") as out:
+            for block in docker_driver.exec_stream(container, physical.command, bp.runtime.user):
+                out.write(block)
+        for name in physical.kept:
+            kept = exchange / physical.kept_dir / name
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            source = f"{bp.runtime.data_mount}/{name}"
+            with kept.open("wb") as out:
+                for block in docker_driver.exec_stream(container, ["cat", source], bp.runtime.user):
+                    out.write(block)
+            kept.chmod(0o644)
+    except docker_driver.ExecFailed as exc:
+        raise TemporaryError(f"copying the main node failed: {exc}", delay=5) from exc
+    for path in (exchange, *exchange.rglob("*")):  # the image's user reads and removes them
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    spec = docker_driver.ContainerSpec(
+        name=f"{container}-snapshot", image=bp.image, command=[],
+        labels=naming.labels(bp.instance_id), network=naming.network(bp.instance_id),
+        user=bp.runtime.user, restart=False, dns_options=nodes.NODE_DNS_OPTIONS,
+        mounts={str(exchange): EXCHANGE},
+    )  # fmt: skip
+    code, output = docker_driver.run_once(spec, ["sh", "-c", physical.finish], {}, "/", 3600)
+    if code != 0:
+        raise TemporaryError(f"preparing the snapshot failed: {output.strip()[-500:]}", delay=5)
 
 
 def _instance_ready(session: Session, instance_id: str) -> None:

@@ -68,13 +68,16 @@ def sample_metrics_task() -> int:
 
 @shared_task(name=COLLECT_LOGS)
 def collect_logs_task() -> None:
-    from workers import wal_archive
+    from workers import binlog_archive, wal_archive
     from workers.log_jobs import collect_all
 
     try:
         collect_all(session_factory())
-    finally:  # archived WAL segments ride the same beat (point-in-time recovery)
-        wal_archive.collect_all(session_factory())
+    finally:  # archived WAL segments and binlogs ride the same beat (point-in-time recovery)
+        try:
+            wal_archive.collect_all(session_factory())
+        finally:
+            binlog_archive.collect_all(session_factory())
 
 
 @shared_task(name=CLOSE_LOG_DAYS)
@@ -87,9 +90,11 @@ def close_log_days_task() -> None:
 @shared_task(name=BACKUP_SCHEDULE)
 def backup_schedule_task() -> int:
     """Scheduled backups that are due, and expired backups removed."""
-    from workers import wal_archive
+    from workers import archive_trim, binlog_archive, wal_archive
     from workers.backup_jobs import expire_all, schedule_all
 
     schedule_all(session_factory())
     wal_archive.expire(session_factory())  # archived WAL no snapshot could start from
+    binlog_archive.expire(session_factory())
+    archive_trim.trim(session_factory())  # ... nor what is older than the oldest snapshot
     return expire_all(session_factory())

@@ -1,4 +1,5 @@
-"""Continuous WAL archiving and point-in-time restores (PostgreSQL).
+"""Continuous WAL archiving (PostgreSQL) and point-in-time restores (PostgreSQL and MariaDB,
+whose binlogs are archived by workers/binlog_archive.py and replayed by the agent's script).
 
 Every PostgreSQL primary copies each completed WAL segment into ``wal-archive/`` on its volume
 (``archive_command``, agents/postgres/conf.py; at least once a minute while it writes). The
@@ -31,8 +32,9 @@ from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.domain.states import InstanceStatus, SnapshotStatus
 from controlplane.logstore import LogStore, get_store
 from controlplane.services import transitions
+from controlplane.services.pitr import with_base
 from controlplane.settings import get_settings
-from workers import docker_driver, nodes
+from workers import binlog_archive, docker_driver, nodes
 from workers.blueprint import Blueprint, connection
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import converge_instance, ensure_node_rows, load_instance, mark_error
@@ -44,12 +46,6 @@ log = logging.getLogger(__name__)
 ARCHIVE_DIR = "wal-archive"  # on the node's volume (agents/postgres/conf.py WAL_ARCHIVE_DIR)
 SEGMENTS = "wal"  # in the exchange directory of a restore
 SEAL_TIMEOUT = 60.0
-# Snapshots a restore may start from: segments are kept while the instance has one of these.
-BASES = tuple(
-    s.value
-    for s in (SnapshotStatus.CREATING, SnapshotStatus.READY, SnapshotStatus.RESTORING,
-              SnapshotStatus.LOCKED)
-)  # fmt: skip
 
 
 def wal_prefix(instance_id: str) -> str:
@@ -81,19 +77,13 @@ def _archives(sessions: sessionmaker[Session], instance_id: str | None = None) -
         query = query.where(Instance.id == instance_id)
     found = []
     with sessions() as session:
-        based = _with_base(session)
+        based = with_base(session)
         for instance in session.scalars(query):
             for node in instance.nodes:
                 root = volume_root(instance.id, node.name)
                 if root is not None and (root / ARCHIVE_DIR).is_dir():
                     found.append(Archive(instance.id, root / ARCHIVE_DIR, instance.id in based))
     return found
-
-
-def _with_base(session: Session) -> set[str]:
-    """The instances with a snapshot a restore may start from."""
-    query = select(Snapshot.instance_id).where(Snapshot.status.in_(BASES)).distinct()
-    return set(session.scalars(query))
 
 
 def collect(store: LogStore, archive: Archive) -> int:
@@ -119,7 +109,7 @@ def expire(sessions: sessionmaker[Session]) -> list[str]:
     store = get_store()
     archived = {o.key.split("/")[1] for o in store.objects("wal/") if o.key.count("/") == 2}
     with sessions() as session:
-        orphaned = sorted(archived - _with_base(session))
+        orphaned = sorted(archived - with_base(session))
     for instance_id in orphaned:
         store.delete_prefix(wal_prefix(instance_id))
     if orphaned:
@@ -154,6 +144,7 @@ def restore(ctx: OperationContext) -> None:
         if source_bp is not None:  # gone: its archive holds what it stored before
             source_bp.agent.seal_archive(connection(source_bp, source_bp.primary), SEAL_TIMEOUT)
         collect_instance(ctx.sessions, source_id)
+        binlog_archive.collect_instance(ctx.sessions, source_id)  # MariaDB's log
         _restore_main_node(bp, stored, source_id, target)
     with ctx.sessions() as session:
         _release(session, snapshot_id)
@@ -212,7 +203,9 @@ def _restore_main_node(bp: Blueprint, stored: Stored, source_id: str, target: da
     try:
         open_into(stored, exchange / ARCHIVE)
         (exchange / ARCHIVE).chmod(0o644)
-        count = fetch_segments(source_id, exchange / SEGMENTS)
+        # The engine's archive: WAL segments, or MariaDB binlogs (workers/binlog_archive.py).
+        fetch = binlog_archive.fetch_binlogs if bp.agent.family == "mysql" else fetch_segments
+        count = fetch(source_id, exchange / SEGMENTS)
         nodes.ensure_instance_network(bp.instance_id)
         spec = nodes.node_spec(bp, primary, nodes.volume_mount(bp, primary))
         recovery = bp.agent.pitr_script(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,7 @@ from agents.base import (
     EngineAgent,
     FileSpec,
     NodeRuntime,
+    PhysicalCopy,
     PrivilegeInfo,
     Role,
     ServerSetting,
@@ -32,6 +34,7 @@ from agents.mysql import (
     conf,
     flavors,
     objects,
+    physical,
     replication,
     replication_ops,
     sql,
@@ -118,6 +121,8 @@ class MysqlAgent(EngineAgent):
             port=conf.PORT,
             server_command=[flavor.server, f"--defaults-file={conf.BASE}/{conf.MAIN_FILE}"],
             init_command=["sh", f"{conf.BASE}/{conf.INIT_DIR}/init.sh"],
+            # in every data directory (Aria holds system tables), small; renamed in last
+            initialised=f"{conf.DATA_DIR.removeprefix(conf.BASE + '/')}/aria_log_control",
             version_command=[flavor.server, "--version"],
             log_dir="log",
             stop_signal="SIGTERM",  # clean shutdown; InnoDB may need a while to flush
@@ -140,6 +145,21 @@ class MysqlAgent(EngineAgent):
                 sql.create_superuser(flavor, verifier).encode(), 0o600, **own
             ),
         }
+
+    def seeded_files(
+        self, major_version: str, init_settings: Mapping[str, str]
+    ) -> dict[str, FileSpec]:
+        """A server_id of its own, as the init script draws one (1 .. 2**32 - 1)."""
+        flavor = flavors.for_version(major_version)
+        server_id = secrets.randbelow(2**32 - 1) + 1
+        text = conf.init_cnf(flavor, init_settings) + f"server_id = {server_id}\n"
+        return {conf.INIT_FILE: FileSpec(text.encode(), 0o644, uid=conf.UID, gid=conf.GID)}
+
+    def set_superuser_password(self, conn: Connection, password: str) -> None:
+        with connect(conn) as cursor:
+            flavor = _server_flavor(cursor)
+            cursor.execute("SET SESSION sql_log_bin = 0")  # this node's own bootstrap
+            cursor.execute(sql.set_password(flavor, SUPERUSER, passwords.mysql_native(password)))
 
     def config_files(
         self, major_version: str, settings: list[ServerSetting], memory_bytes: int, role: Role
@@ -276,6 +296,27 @@ class MysqlAgent(EngineAgent):
     def promote(self, conn: Connection) -> None:
         with connect(conn, timeout=5) as cursor:
             replication_ops.promote(cursor, _server_flavor(cursor))
+
+    def physical_copy(self, major_version: str, exchange: str, archive: str) -> PhysicalCopy | None:
+        if flavors.for_version(major_version) is not flavors.MARIADB:
+            return None
+        return PhysicalCopy(
+            command=physical.backup_command(), stream=physical.STREAM,
+            kept=physical.KEPT_FILES, kept_dir=physical.KEPT,
+            finish=physical.prepare_script(exchange, archive),
+        )  # fmt: skip
+
+    # --- point-in-time recovery: see agents/mysql/physical.py ---------------------------------
+
+    def seal_archive(self, conn: Connection, timeout: float) -> None:
+        """The current binlog closed: the worker archives every closed one (binlog_archive)."""
+        with connect(conn, read_timeout=timeout) as cursor:
+            cursor.execute("FLUSH BINARY LOGS")
+
+    def pitr_script(self, major_version: str, target_time: str, segments_dir: str) -> str:
+        if flavors.for_version(major_version) is not flavors.MARIADB:
+            raise NotImplementedError("point-in-time recovery is built for MariaDB only")
+        return physical.pitr_script(target_time, segments_dir)
 
     def replication_state(self, primary: Connection) -> dict[str, StandbyState]:
         with connect(primary, timeout=2, read_timeout=5) as cursor:

@@ -70,6 +70,7 @@ class PostgresAgent(EngineAgent):
             port=5432,
             server_command=["postgres", "-D", conf.data_dir(major_version)],
             init_command=["sh", f"{conf.BASE}/{conf.INIT_DIR}/init.sh"],
+            initialised=f"{conf.rel_data_dir(major_version)}/PG_VERSION",
             version_command=["postgres", "--version"],
             log_dir="log",
             stop_signal="SIGINT",  # fast shutdown; SIGTERM waits for clients
@@ -87,6 +88,10 @@ class PostgresAgent(EngineAgent):
             f"{conf.INIT_DIR}/pwfile": FileSpec(superuser_password.encode(), 0o600, **own),
             f"{conf.INIT_DIR}/pg_hba.conf": FileSpec(conf.HBA.encode(), 0o600, **own),
         }
+
+    def set_superuser_password(self, conn: Connection, password: str) -> None:
+        with connect(conn) as c:
+            c.execute(sql.set_role_password(SUPERUSER, passwords.scram_sha256(password)))
 
     def config_files(
         self, major_version: str, settings: list[ServerSetting], memory_bytes: int, role: Role

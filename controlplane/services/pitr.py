@@ -2,8 +2,12 @@
 data as it was at a given time, from the latest snapshot complete by then (the base backup)
 and the WAL segments the instance archived continuously (workers/wal_archive.py).
 
+MariaDB: the same from a mariadb-backup snapshot and the binlogs the main node wrote
+(workers/binlog_archive.py), replayed from the snapshot's binlog position.
+
 The window opens when the instance's first snapshot is complete and ends now: the job makes the
-source seal its archive first. PostgreSQL only (MariaDB binlog archiving is not built).
+source seal its archive first. A MariaDB window that spans a change of main node (failover) is
+refused: the snapshot's binlog position belongs to the node it was taken from.
 """
 
 from __future__ import annotations
@@ -25,7 +29,20 @@ from controlplane.services.snapshots import instance_from_source
 from controlplane.services.tenancy import Principal
 
 KIND = "restore_instance_to_time"
+ENGINES = ("PostgreSQL", "MariaDB")  # MySQL 8 has no physical snapshot here
 SOURCE_STATUSES = {InstanceStatus.READY, InstanceStatus.SNAPSHOTTING, InstanceStatus.BACKUPING}
+# Snapshots a restore may start from: the archive is kept while the instance has one of these.
+BASES = tuple(
+    s.value
+    for s in (SnapshotStatus.CREATING, SnapshotStatus.READY, SnapshotStatus.RESTORING,
+              SnapshotStatus.LOCKED)
+)  # fmt: skip
+
+
+def with_base(session: Session) -> set[str]:
+    """The instances with a snapshot a restore may start from."""
+    query = select(Snapshot.instance_id).where(Snapshot.status.in_(BASES)).distinct()
+    return set(session.scalars(query))
 
 
 def as_utc(moment: datetime) -> datetime:
@@ -50,6 +67,18 @@ def base_backup(session: Session, instance_id: str, target: datetime) -> Snapsho
     ).first()
 
 
+def _main_changed(session: Session, instance: Instance, snapshot: Snapshot) -> bool:
+    """The snapshot was taken on another node than today's main one (its job records which)."""
+    taken_on = session.scalars(
+        select(Operation.params).where(
+            Operation.resource_id == snapshot.id, Operation.kind == "create_snapshot"
+        )
+    ).first()
+    node = (taken_on or {}).get("node")
+    main = next((n.name for n in instance.nodes if n.role == "primary"), None)
+    return node is not None and node != main
+
+
 def restore_to_time(
     session: Session,
     principal: Principal,
@@ -62,9 +91,9 @@ def restore_to_time(
         raise InvalidArguments(errors)
     instance = instances.get(session, principal, region, instance_id)
     version = find_engine_version(load_catalog(), instance.engine)
-    if version is None or version.family.value != "postgresql":
+    if version is None or version.engine_name not in ENGINES:
         raise InvalidArguments.one(
-            "instance_id", "point-in-time recovery is available for PostgreSQL instances only"
+            "instance_id", "point-in-time recovery is available for PostgreSQL and MariaDB only"
         )
     target = as_utc(req.target_time)
     if target >= utcnow():
@@ -75,6 +104,13 @@ def restore_to_time(
             "target_time",
             "target_time is before the instance's first complete snapshot (the base backup "
             "point-in-time recovery starts from): take a snapshot first",
+        )
+    if version.family.value == "mysql" and _main_changed(session, instance, snapshot):
+        raise InvalidArguments.one(
+            "target_time",
+            "the main node changed (failover) after the snapshot this time would start from: "
+            "its binlog position is the former main node's; take a snapshot and pick a later "
+            "time",
         )
     if InstanceStatus(instance.status) not in SOURCE_STATUSES:
         raise TransientState("instance", instance.id, instance.status)

@@ -183,6 +183,12 @@ def test_export_downloads_a_plain_dump(rdb: RdbV1API, engine: Engine) -> None:
         assert "TABLE public things" in listing and "TABLE DATA public things" in listing
     else:
         assert b"CREATE TABLE `things`" in dump and b"'gamma'" in dump
+        # stored gzipped, then encrypted: the object is smaller than the SQL it gives back
+        with session_factory()() as session:
+            row = session.get(DatabaseBackup, backup.id)
+            assert row is not None and row.object_key
+            stored = get_store().objects(row.object_key)
+        assert stored and stored[0].size < len(dump) * 2 // 3
     tampered = exported.download_url.replace("signature=", "signature=0")
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(tampered, timeout=30)

@@ -1,6 +1,7 @@
-"""Point-in-time recovery (an extension endpoint, PostgreSQL): rows committed one by one around
-a snapshot (the base backup), the WAL archived continuously into the store, then a new instance
-restored to a time between two commits holds exactly the rows committed before it."""
+"""Point-in-time recovery (an extension endpoint; PostgreSQL and MariaDB): rows committed one by
+one around a snapshot (the base backup), the WAL / binlogs archived continuously into the store,
+then a new instance restored to a time between two commits holds exactly the rows committed
+before it."""
 
 from __future__ import annotations
 
@@ -16,39 +17,60 @@ from scaleway.rdb.v1 import RdbV1API
 from controlplane.db.session import session_factory
 from controlplane.logstore import get_store
 from tests.e2e.clients import CLIENTS
-from tests.support.engine import superuser_connection
+from tests.support.engine import blueprint, superuser_connection
 from tests.support.instances import wait
-from tests.support.live import create, delete, exists
+from tests.support.live import PASSWORD, USER, Live, create, delete, exists
 from tests.support.tenants import Tenant
-from workers import wal_archive
+from workers import binlog_archive, wal_archive
+from workers.blueprint import connection
 from workers.wal_archive import wal_prefix
 
 pytestmark = pytest.mark.docker
 BASE = "/rdb/v1/regions/fr-par"
 
 
-def _commit(instance_id: str, row_id: int) -> None:
-    with closing(superuser_connection(instance_id, "rdb")) as conn:
-        conn.execute("INSERT INTO pitr_rows (id) VALUES (%s)", [row_id])
+def _commit(live: Live, row_id: int) -> None:
+    with closing(live.client.connect("127.0.0.1", live.port, USER, PASSWORD)) as conn:
+        live.client.insert_committed(conn, row_id)
 
 
-def _rows(instance_id: str) -> list[int]:
-    with closing(superuser_connection(instance_id, "rdb")) as conn:
-        return [r[0] for r in conn.execute("SELECT id FROM pitr_rows ORDER BY id").fetchall()]
+def _rows(live: Live) -> list[int]:
+    with closing(live.client.connect("127.0.0.1", live.port, USER, PASSWORD)) as conn:
+        return sorted(live.client.probe_ids(conn))
 
 
-def _archived(instance_id: str, timeout: float = 60) -> list[str]:
-    """The store's archived WAL files of the instance, once it holds a segment."""
+def _archive_prefix(family: str, instance_id: str) -> str:
+    if family == "postgresql":
+        return wal_prefix(instance_id)
+    return binlog_archive.binlog_prefix(instance_id)
+
+
+def _archived(family: str, instance_id: str, timeout: float = 60) -> list[str]:
+    """The store's archived WAL files (a segment, not a history) or binlogs of the instance,
+    once it holds one: the worker's periodic collector stores them."""
     deadline = time.monotonic() + timeout
     while True:
-        names = [o.key for o in get_store().objects(wal_prefix(instance_id))]
-        if any(len(n.rsplit("/", 1)[-1]) == 24 for n in names):  # a segment, not a history
+        names = [o.key for o in get_store().objects(_archive_prefix(family, instance_id))]
+        if family == "mariadb" and names:
             return names
-        assert time.monotonic() < deadline, "no WAL segment was ever archived"
+        if any(len(n.rsplit("/", 1)[-1]) == 24 for n in names):
+            return names
+        assert time.monotonic() < deadline, "nothing was ever archived"
         time.sleep(1)
 
 
-def test_restore_to_time(rdb: RdbV1API, api_url: str, tenant: Tenant) -> None:
+def _seal(family: str, instance_id: str) -> None:
+    """The current WAL segment / binlog closed, as the service's superuser."""
+    if family == "postgresql":
+        with closing(superuser_connection(instance_id)) as conn:
+            conn.execute("SELECT pg_switch_wal()")
+        return
+    bp = blueprint(instance_id)
+    bp.agent.seal_archive(connection(bp, bp.primary), 10)
+
+
+@pytest.mark.parametrize("family", ["postgresql", "mariadb"])
+def test_restore_to_time(rdb: RdbV1API, api_url: str, tenant: Tenant, family: str) -> None:
     http = httpx.Client(
         base_url=api_url + BASE, timeout=60, headers={"X-Auth-Token": tenant.secret_key}
     )
@@ -57,13 +79,11 @@ def test_restore_to_time(rdb: RdbV1API, api_url: str, tenant: Tenant) -> None:
         body = {"name": name, "target_time": target.isoformat()}
         return http.post(f"/instances/{instance_id}/restore-to-time", json=body)
 
-    source = create(rdb, CLIENTS["postgresql"], "pitr-src", ha=False)
+    source = create(rdb, CLIENTS[family], f"pitr-src-{family}", ha=False)
     made, snapshot_id = [source.instance_id], None
     try:
-        with closing(superuser_connection(source.instance_id, "rdb")) as conn:
-            conn.execute("CREATE TABLE pitr_rows (id int PRIMARY KEY)")
         for row in (1, 2):
-            _commit(source.instance_id, row)
+            _commit(source, row)
         before_backup = datetime.now(UTC)
         refused = restore(source.instance_id, "pitr-early", before_backup)
         assert refused.status_code == 400, refused.text  # no base backup yet
@@ -76,16 +96,17 @@ def test_restore_to_time(rdb: RdbV1API, api_url: str, tenant: Tenant) -> None:
         rdb.wait_for_instance(instance_id=source.instance_id, options=wait())
         time.sleep(1)
         for row in (3, 4, 5):
-            _commit(source.instance_id, row)
+            _commit(source, row)
             time.sleep(0.3)
         time.sleep(0.5)
         target = datetime.now(UTC)  # after row 5's commit, before row 6's
-        time.sleep(0.7)
+        # Binlog events carry whole seconds and the target is truncated to its second: the
+        # next commit is more than a second later, so it falls in a later second.
+        time.sleep(1.1)
         for row in (6, 7):
-            _commit(source.instance_id, row)
-        with closing(superuser_connection(source.instance_id)) as conn:
-            conn.execute("SELECT pg_switch_wal()")
-        _archived(source.instance_id)  # collected into the store, encrypted
+            _commit(source, row)
+        _seal(family, source.instance_id)
+        _archived(family, source.instance_id)  # collected into the store, encrypted
 
         future = restore(source.instance_id, "pitr-future", datetime.now(UTC) + timedelta(hours=1))
         assert future.status_code == 400 and future.json()["type"] == "invalid_arguments"
@@ -107,21 +128,23 @@ def test_restore_to_time(rdb: RdbV1API, api_url: str, tenant: Tenant) -> None:
             )  # fmt: skip
             pytest.fail(f"restore ended {ready.status}: {operations}\n{engine.stderr[-3000:]}")
         restore_seconds = time.monotonic() - started
-        assert _rows(new["id"]) == [1, 2, 3, 4, 5]  # exactly those committed before the target
-        with closing(superuser_connection(new["id"], "rdb")) as conn:
-            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
-            conn.execute("INSERT INTO pitr_rows (id) VALUES (100)")  # promoted: writable
-            # The recovery settings and segments went once it ended (an HA standby cloned
-            # from this node later must not stop at the target time).
-            listed = conn.execute("SELECT pg_ls_dir('conf.d')").fetchall()
-            assert ("zz-pitr.conf",) not in listed and listed
-            gone = conn.execute("SELECT pg_stat_file('/var/lib/postgresql/wal-restore', true)")
-            assert gone.fetchone() == (None,)
-        assert _rows(source.instance_id) == [1, 2, 3, 4, 5, 6, 7]  # the source untouched
+        restored = Live(new["id"], ready.endpoints[0].port, source.client)
+        assert _rows(restored) == [1, 2, 3, 4, 5]  # exactly those committed before the target
+        _commit(restored, 100)  # a primary of its own, with the source's users and passwords
+        if family == "postgresql":
+            with closing(superuser_connection(new["id"], "rdb")) as conn:
+                assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (False,)
+                # The recovery settings and segments went once it ended (an HA standby cloned
+                # from this node later must not stop at the target time).
+                listed = conn.execute("SELECT pg_ls_dir('conf.d')").fetchall()
+                assert ("zz-pitr.conf",) not in listed and listed
+                gone = conn.execute("SELECT pg_stat_file('/var/lib/postgresql/wal-restore', true)")
+                assert gone.fetchone() == (None,)
+        assert _rows(source) == [1, 2, 3, 4, 5, 6, 7]  # the source untouched
         assert rdb.get_snapshot(snapshot_id=taken.id).status == "ready"  # released
-        print(f"PITR restore: {restore_seconds:.1f} s")
+        print(f"PITR restore ({family}): {restore_seconds:.1f} s")
 
-        # Without a snapshot to start from, the archived WAL goes (and is no longer stored).
+        # Without a snapshot to start from, the archive goes (and is no longer stored).
         rdb.delete_snapshot(snapshot_id=taken.id)
         snapshot_id = None
         deadline = time.monotonic() + 60
@@ -129,7 +152,8 @@ def test_restore_to_time(rdb: RdbV1API, api_url: str, tenant: Tenant) -> None:
             assert time.monotonic() < deadline, "the snapshot was never deleted"
             time.sleep(0.5)
         wal_archive.expire(session_factory())
-        assert not get_store().objects(wal_prefix(source.instance_id))
+        binlog_archive.expire(session_factory())
+        assert not get_store().objects(_archive_prefix(family, source.instance_id))
     finally:
         for instance_id in made:
             with suppress(Exception):

@@ -1,5 +1,5 @@
 """Snapshots through the official SDK: taken while a client writes (the instance keeps serving),
-kept after the instance is deleted, a new instance (HA for PostgreSQL) holding every row
+kept after the instance is deleted, a new HA instance holding every row
 committed before the request and passing the engine's own consistency check; then deleted
 (PostgreSQL: by the client; MariaDB: by the expiry sweep) with their stored object."""
 
@@ -17,7 +17,7 @@ from scaleway.rdb.v1 import RdbV1API
 from scaleway_core.api import ScalewayException
 
 from controlplane import backup_crypto
-from controlplane.db.models import Snapshot
+from controlplane.db.models import Operation, Snapshot
 from controlplane.db.session import session_factory
 from controlplane.logstore import get_store
 from tests.e2e.clients import CLIENTS
@@ -51,6 +51,16 @@ def _archive_holds_data_only(family: str, snapshot_id: str, size: int) -> None:
     marker = "PG_VERSION" if family == "postgresql" else "ibdata1"
     assert any(n.endswith(marker) for n in names), names[:20]
     assert not [n for n in names if ".pgpass" in n or ".dbaas-clone" in n]
+    if family == "mariadb":  # physical (mariadb-backup), prepared, with its binlog position
+        assert any(n.endswith("_binlog_info") for n in names), names[:20]
+        assert any(n.endswith("_checkpoints") for n in names), names[:20]
+
+
+def _errors(resource_id: str) -> list[tuple[str, str | None]]:
+    """What the operations on a resource ended with (a failure's own words)."""
+    with session_factory()() as session:
+        ops = session.query(Operation).filter(Operation.resource_id == resource_id).all()
+        return [(op.kind, op.error) for op in ops]
 
 
 def _gone(rdb: RdbV1API, snapshot_id: str) -> None:
@@ -123,14 +133,14 @@ def test_snapshot_while_writing(rdb: RdbV1API, family: str) -> None:
         delete(rdb, source.instance_id)
         assert rdb.get_snapshot(snapshot_id=taken.id).status == "ready"
 
-        ha = family == "postgresql"
+        ha = True  # MariaDB: its standby copied from a main node that started on a physical copy
         new = rdb.create_instance_from_snapshot(
             snapshot_id=taken.id, instance_name=f"from-snap-{family}", is_ha_cluster=ha
         )
         made.append(new.id)
         assert new.id != source.instance_id and new.status == "provisioning"
         restored = rdb.wait_for_instance(instance_id=new.id, options=wait())
-        assert restored.status == "ready", restored
+        assert restored.status == "ready", (restored.status, _errors(new.id))
         assert restored.is_ha_cluster == ha
         assert rdb.get_snapshot(snapshot_id=taken.id).status == "ready"  # no longer restoring
         live = Live(new.id, restored.endpoints[0].port, client)

@@ -12,7 +12,7 @@ from sqlalchemy import delete
 
 from controlplane.api.schemas.pitr import RestoreToTimeRequest
 from controlplane.db.base import utcnow
-from controlplane.db.models import Instance, Operation, Snapshot
+from controlplane.db.models import Instance, Node, Operation, Snapshot
 from controlplane.db.session import session_factory, session_scope
 from controlplane.services import pitr
 from controlplane.services.snapshots import source_of
@@ -78,7 +78,7 @@ def test_guards(world: tuple[httpx.Client, str, str, str]) -> None:
     now = utcnow()
     _refused(_restore(http, postgres, "early", now - timedelta(minutes=11)), "target_time")
     _refused(_restore(http, postgres, "future", now + timedelta(minutes=1)), "target_time")
-    _refused(_restore(http, mariadb, "binlogs", now - timedelta(minutes=1)), "instance_id")
+    _refused(_restore(http, mariadb, "binlogs", now - timedelta(minutes=1)), "target_time")
     _refused(_restore(http, postgres, "", now - timedelta(minutes=1)), "name")
     missing = _restore(http, "00000000-0000-0000-0000-000000000000", "x", now)
     assert missing.status_code == 404 and missing.json()["resource"] == "instance"
@@ -126,3 +126,41 @@ def test_a_valid_time_records_a_new_instance_and_its_job(
     with session_scope() as session:
         snapshot = session.get(Snapshot, snapshot_id)
         assert snapshot is not None and snapshot.status == "ready"
+
+
+def test_a_mariadb_window_across_a_failover_is_refused(
+    world: tuple[httpx.Client, str, str, str],
+) -> None:
+    """The snapshot's binlog position is the node it was taken on: once another node is the
+    main one, the binlogs after it are that node's, and the window is refused."""
+    http, _, mariadb, _ = world
+    now = utcnow()
+    with session_scope() as session:
+        source = session.get(Instance, mariadb)
+        assert source is not None
+        base = Snapshot(
+            organization_id=source.organization_id, project_id=source.project_id,
+            region="fr-par", instance_id=mariadb, instance_name="pitr-my", name="base-my",
+            status="ready", engine="MariaDB-10.11", node_type="db-dev-s", volume_type="lssd",
+            source=source_of(source), size=1000, object_key="snapshots/y", checksum="0" * 64,
+            created_at=now - timedelta(minutes=12), updated_at=now - timedelta(minutes=10),
+            expires_at=now + timedelta(days=1),
+        )  # fmt: skip
+        session.add(base)
+        session.flush()
+        snapshot_id = base.id
+        session.add(
+            Operation(kind="create_snapshot", resource_type="snapshot", resource_id=base.id,
+                      status="succeeded", finished_at=now - timedelta(minutes=10),
+                      params={"node": "n1"})
+        )  # fmt: skip
+        session.add(Node(instance_id=mariadb, name="n2", role="primary"))  # failed over
+    try:
+        refused = _restore(http, mariadb, "across", now - timedelta(minutes=5))
+        _refused(refused, "target_time")
+        assert "failover" in refused.text
+    finally:
+        with session_scope() as session:
+            session.execute(delete(Operation).where(Operation.resource_id == snapshot_id))
+            session.execute(delete(Snapshot).where(Snapshot.id == snapshot_id))
+            session.execute(delete(Node).where(Node.instance_id == mariadb))

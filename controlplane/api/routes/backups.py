@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from controlplane import backup_crypto
+from controlplane import backup_compression, backup_crypto
 from controlplane.api.body import parse
 from controlplane.api.deps import PageDep, PageSizeDep, PrincipalDep, RegionDep, SessionDep
 from controlplane.api.schemas import backups as wire
@@ -137,9 +137,9 @@ def download_backup(
         key, keys = row.object_key, backup_crypto.keys_for(row.instance_id, row.key_secret)
     try:
         stored = get_store().stream(key)
-        plain = backup_crypto.decrypt(stored, keys)
+        plain = backup_compression.plain(backup_crypto.decrypt(stored, keys))  # the dump itself
         first = next(plain, b"")
-    except (KeyError, backup_crypto.BackupCorrupted):
+    except (KeyError, backup_crypto.BackupCorrupted, backup_compression.CorruptedCompression):
         log.exception("backup %s: cannot serve its object", backup_id)
         raise PermissionsDenied("database_backup", "download") from None
     safe_name = "".join(c for c in filename if c.isalnum() or c in "-_.") or "backup.dump"
@@ -148,7 +148,8 @@ def download_backup(
         yield first
         try:
             yield from plain
-        except backup_crypto.BackupCorrupted:  # cut short: the client sees a truncated file
+        except (backup_crypto.BackupCorrupted, backup_compression.CorruptedCompression):
+            # cut short: the client sees a truncated file
             log.exception("backup %s: altered object cut the download short", backup_id)
             raise
 
