@@ -178,16 +178,24 @@ def monitor(_args: argparse.Namespace) -> int:
     return 0
 
 
+def default_api_workers(database_url: str, cpus: int | None = None) -> int:
+    """One API process per CPU; two on a PostgreSQL store, whose round trips the hot reads wait
+    for on their process's event loop: another process uses the CPU meanwhile (GET one at 32
+    clients on 2 cores: 373 req/s with 2 processes, 656 with 4; bench/api_load.py)."""
+    per_cpu = 2 if database_url.startswith("postgresql") else 1
+    return per_cpu * (cpus or os.cpu_count() or 1)
+
+
 def serve_api(args: argparse.Namespace) -> int:
     """The API as deploy/up.sh and docker-compose.yml run it: ``--workers`` processes (default
-    DBAAS_API_WORKERS, else one per CPU); with several, Prometheus request figures are shared
-    through files (PROMETHEUS_MULTIPROC_DIR, emptied at start)."""
+    DBAAS_API_WORKERS, else ``default_api_workers``); with several, Prometheus request figures
+    are shared through files (PROMETHEUS_MULTIPROC_DIR, emptied at start)."""
     import shutil
 
     import uvicorn
 
     settings = get_settings()
-    workers = args.workers or settings.api_workers or os.cpu_count() or 1
+    workers = args.workers or settings.api_workers or default_api_workers(settings.database_url)
     if workers > 1:
         shared = settings.state_dir / "run" / "prometheus"
         shutil.rmtree(shared, ignore_errors=True)
@@ -209,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(func=migrate)
     sub.add_parser("monitor", help="run the HA monitor loop").set_defaults(func=monitor)
-    p = sub.add_parser("api", help="serve the API (uvicorn, one process per CPU)")
+    p = sub.add_parser("api", help="serve the API (uvicorn, a process per CPU)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--workers", type=int)

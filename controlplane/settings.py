@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     regions: list[str] = ["fr-par"]
     api_host: str = "127.0.0.1"
     api_port: int = 8080
-    api_workers: int = 0  # API processes; 0: one per CPU
+    api_workers: int = 0  # API processes; 0: one per CPU (PostgreSQL store: two)
     api_access_log: bool = False  # one line per request (Prometheus counts them anyway)
 
     # Where users reach database endpoints (host ports are published on this address).

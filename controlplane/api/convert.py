@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
+from typing import Any
 
-from sqlalchemy.orm import object_session
+from sqlalchemy.orm import Session, object_session
 
 from controlplane.api.schemas import acls
 from controlplane.api.schemas import endpoints as ep
 from controlplane.api.schemas import instances as wire
 from controlplane.api.schemas import read_replicas as rr
-from controlplane.api.schemas.common import EncryptionAtRest, InstanceSetting, rfc3339
+from controlplane.api.schemas.common import rfc3339
 from controlplane.api.schemas.engines import upgradable_version_from_catalog
-from controlplane.api.schemas.enums import MaintenanceStatus
+from controlplane.api.schemas.enums import MaintenanceStatus, storage_class_of
 from controlplane.api.schemas.metrics import InstanceMetrics, TimeSeries
 from controlplane.api.schemas.operations import OperationRecord
 from controlplane.catalog import find_engine_version, load_catalog, upgradable_versions
@@ -28,82 +31,132 @@ from controlplane.db.models import (
 from controlplane.domain import backup_schedule
 from controlplane.domain import metrics as domain_metrics
 from controlplane.domain.redact import public_message
-from controlplane.services import images, maintenances
+from controlplane.services import images, maintenances, shown
+from controlplane.services.shown import (
+    AnyEndpoint,
+    AnyInstance,
+    AnyMaintenance,
+    AnyReplica,
+    Shown,
+)
+
+# Instances and their endpoints, replicas and maintenances leave as wire dicts built straight
+# from the rows: the hottest reads (GET one, list pages) skip building and re-validating eight
+# pydantic models per instance from data the store already holds in wire form. Every other
+# reader goes through the same builders and then the schema (``instance``), and
+# tests/service/test_wire_builders.py holds the bytes equal to the schema's own output.
+WireDict = dict[str, Any]
 
 
 def endpoint(row: Endpoint) -> ep.Endpoint:
-    kinds: dict[str, object] = {}
+    return ep.Endpoint.model_validate(endpoint_wire(row))
+
+
+def endpoint_wire(row: AnyEndpoint) -> WireDict:
+    """Exactly one of the kind keys; ``hostname`` (never set here) is absent."""
+    body: WireDict = {"id": row.id, "ip": row.ip, "port": row.port, "name": row.name}
     if row.kind == "load_balancer":
-        kinds["load_balancer"] = ep.EndpointLoadBalancerDetails()
+        body["load_balancer"] = {}
     elif row.kind == "direct_access":
-        kinds["direct_access"] = ep.EndpointDirectAccessDetails()
+        body["direct_access"] = {}
     else:
-        kinds["private_network"] = ep.EndpointPrivateNetworkDetails(**row.details)
-    return ep.Endpoint(id=row.id, ip=row.ip, port=row.port, name=row.name, **kinds)  # type: ignore[arg-type]
+        details = row.details
+        body["private_network"] = {
+            "private_network_id": details["private_network_id"],
+            "service_ip": details["service_ip"],
+            "zone": details["zone"],
+            "provisioning_mode": details.get("provisioning_mode", "static"),
+        }
+    return body
 
 
-def _backup_schedule(row: Instance) -> wire.BackupSchedule:
-    next_run = None
-    if not row.backup_schedule_disabled:
-        try:
-            next_run = backup_schedule.next_run(
-                row.created_at,
-                row.backup_schedule_frequency,
-                row.backup_schedule_start_hour,
-                utcnow(),
-            )
-        except OverflowError:  # a row written before requests were bounded
-            next_run = None
-    return wire.BackupSchedule(
-        frequency=row.backup_schedule_frequency,
-        retention=row.backup_schedule_retention,
-        disabled=row.backup_schedule_disabled,
-        next_run_at=next_run,
-    )
+def _next_backup(row: AnyInstance, now: datetime) -> str | None:
+    if row.backup_schedule_disabled:
+        return None
+    try:
+        next_run = backup_schedule.next_run(
+            row.created_at, row.backup_schedule_frequency, row.backup_schedule_start_hour, now
+        )
+    except OverflowError:  # a row written before requests were bounded
+        return None
+    return rfc3339(next_run)
+
+
+def _settings(stored: list[dict[str, str]]) -> list[WireDict]:
+    # values are strings on the wire (the schema coerces numbers the same way)
+    return [{"name": s["name"], "value": str(s["value"])} for s in stored]
 
 
 def instance(row: Instance) -> wire.Instance:
-    endpoints = [endpoint(e) for e in row.endpoints if e.read_replica_id is None]
-    load_balancer = next((e for e in endpoints if e.load_balancer is not None), None)
-    session = object_session(row)
-    observed = images.current_engine_versions(session) if session is not None else {}
-    return wire.Instance(
-        id=row.id,
-        name=row.name,
-        organization_id=row.organization_id,
-        project_id=row.project_id,
-        status=row.status,  # type: ignore[arg-type]
-        engine=row.engine,
-        upgradable_version=list(_upgrades(row.engine, frozenset(observed.items()))),
-        endpoint=load_balancer,
-        tags=list(row.tags),
-        settings=[InstanceSetting(**s) for s in row.settings],
-        backup_schedule=_backup_schedule(row),
-        is_ha_cluster=row.is_ha_cluster,
-        high_availability_mode=row.high_availability_mode,  # type: ignore[arg-type]
-        read_replicas=[read_replica(r) for r in row.read_replicas],
-        node_type=row.node_type,
-        volume=wire.Volume(volume_type=row.volume_type, size=row.volume_size),  # type: ignore[arg-type]
-        init_settings=[InstanceSetting(**s) for s in row.init_settings],
-        endpoints=endpoints,
-        logs_policy=wire.LogsPolicy(
-            max_age_retention=row.logs_max_age_retention,
-            total_disk_retention=row.logs_total_disk_retention,
-        ),
-        backup_same_region=row.backup_same_region,
-        maintenances=[maintenance(m) for m in maintenances.shown(row)],
-        encryption=EncryptionAtRest(enabled=row.encryption_enabled),
-        created_at=row.created_at,
-        region=row.region,
-    )
+    return wire.Instance.model_validate(instance_wire(row))
+
+
+def instance_wire(row: Instance) -> WireDict:
+    return instances_wire(object_session(row), [shown.of(row)])[0]
+
+
+def instances_wire(session: Session | None, rows: Sequence[Shown]) -> list[WireDict]:
+    """What is the same for every row of a page (the time, the image versions) worked out once."""
+    observed = images.current_engine_versions(session) if session is not None and rows else {}
+    seen = frozenset(observed.items())
+    now = utcnow()
+    return [_instance(row, _upgrades(row.instance.engine, seen), now) for row in rows]
+
+
+def _instance(shown_row: Shown, upgrades: tuple[WireDict, ...], now: datetime) -> WireDict:
+    row = shown_row.instance
+    endpoints = [endpoint_wire(e) for e in shown_row.endpoints if e.read_replica_id is None]
+    load_balancer = next((e for e in endpoints if "load_balancer" in e), None)
+    replicas = [_replica(r, shown_row.endpoints) for r in shown_row.read_replicas]
+    since = now - maintenances.SHOWN_AFTER_CLOSING
+    return {
+        "id": row.id,
+        "name": row.name,
+        "organization_id": row.organization_id,
+        "project_id": row.project_id,
+        "status": row.status,
+        "engine": row.engine,
+        "upgradable_version": list(upgrades),
+        "endpoint": load_balancer,
+        "tags": list(row.tags),
+        "settings": _settings(row.settings),
+        "backup_schedule": {
+            "frequency": row.backup_schedule_frequency,
+            "retention": row.backup_schedule_retention,
+            "disabled": row.backup_schedule_disabled,
+            "next_run_at": _next_backup(row, now),
+        },
+        "is_ha_cluster": row.is_ha_cluster,
+        "high_availability_mode": row.high_availability_mode,
+        "read_replicas": replicas,
+        "node_type": row.node_type,
+        "volume": {
+            "type": row.volume_type,
+            "size": row.volume_size,
+            "class": storage_class_of(row.volume_type).value,
+        },
+        "init_settings": _settings(row.init_settings),
+        "endpoints": endpoints,
+        "logs_policy": {
+            "max_age_retention": row.logs_max_age_retention,
+            "total_disk_retention": row.logs_total_disk_retention,
+        },
+        "backup_same_region": row.backup_same_region,
+        "maintenances": [
+            maintenance_wire(m)
+            for m in shown_row.maintenances
+            if maintenances.is_shown(m.closed_at, since)
+        ],
+        "encryption": {"enabled": row.encryption_enabled},
+        "created_at": rfc3339(row.created_at),
+        "region": row.region,
+    }
 
 
 @lru_cache(maxsize=64)
-def _upgrades(
-    engine: str, observed: frozenset[tuple[str, str]]
-) -> tuple[wire.UpgradableVersion, ...]:
+def _upgrades(engine: str, observed: frozenset[tuple[str, str]]) -> tuple[WireDict, ...]:
     """The newer versions an engine version can go to, with the minor versions of the images
-    now built (``observed``: tag -> version); worked out once per engine for a page."""
+    now built (``observed``: tag -> version); worked out once per engine and image set."""
     version = find_engine_version(load_catalog(), engine)
     if version is None:
         return ()
@@ -112,20 +165,28 @@ def _upgrades(
     for target in upgradable_versions(load_catalog(), version):
         upgrade = upgradable_version_from_catalog(target)
         upgrade.minor_version = images_seen.get(target.image, upgrade.minor_version)
-        upgrades.append(upgrade)
+        upgrades.append(upgrade.model_dump())
     return tuple(upgrades)
 
 
 def maintenance(row: Maintenance) -> wire.Maintenance:
-    return wire.Maintenance(
-        starts_at=row.starts_at,
-        stops_at=row.stops_at,
-        closed_at=row.closed_at,
-        reason=row.reason,
-        status=MaintenanceStatus(row.status),
-        forced_at=row.forced_at,
-        is_applicable=row.status == MaintenanceStatus.PENDING,
-    )
+    return wire.Maintenance.model_validate(maintenance_wire(row))
+
+
+def maintenance_wire(row: AnyMaintenance) -> WireDict:
+    return {
+        "starts_at": _timestamp(row.starts_at),
+        "stops_at": _timestamp(row.stops_at),
+        "closed_at": _timestamp(row.closed_at),
+        "reason": row.reason,
+        "status": MaintenanceStatus(row.status).value,
+        "forced_at": _timestamp(row.forced_at),
+        "is_applicable": row.status == MaintenanceStatus.PENDING,
+    }
+
+
+def _timestamp(value: datetime | None) -> str | None:
+    return None if value is None else rfc3339(value)
 
 
 def metrics(row: Instance, found: list[domain_metrics.Series]) -> InstanceMetrics:
@@ -150,15 +211,19 @@ def metrics(row: Instance, found: list[domain_metrics.Series]) -> InstanceMetric
 
 
 def read_replica(row: ReadReplica) -> rr.ReadReplica:
-    endpoints = [endpoint(e) for e in row.instance.endpoints if e.read_replica_id == row.id]
-    return rr.ReadReplica(
-        id=row.id,
-        endpoints=endpoints,
-        status=row.status,  # type: ignore[arg-type]
-        region=row.region,
-        same_zone=row.same_zone,
-        instance_id=row.instance_id,
-    )
+    return rr.ReadReplica.model_validate(_replica(row, row.instance.endpoints))
+
+
+def _replica(row: AnyReplica, endpoints: Sequence[AnyEndpoint]) -> WireDict:
+    """``endpoints``: its instance's, the replica's own among them."""
+    return {
+        "id": row.id,
+        "endpoints": [endpoint_wire(e) for e in endpoints if e.read_replica_id == row.id],
+        "status": row.status,
+        "region": row.region,
+        "same_zone": row.same_zone,
+        "instance_id": row.instance_id,
+    }
 
 
 PUBLIC_OPERATION_DETAILS = (

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Header, Path, Query
 from sqlalchemy.orm import Session
 
-from controlplane.db.session import session_factory
+from controlplane.db.session import read_session_factory, session_factory
 from controlplane.domain.errors import InvalidArguments
 from controlplane.services.tenancy import Principal, authenticate
 from controlplane.settings import Settings, get_settings
@@ -28,6 +28,18 @@ async def _session() -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(_session)]
 
 
+async def _read_session() -> AsyncIterator[Session]:
+    session = read_session_factory()()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+ReadSessionDep = Annotated[Session, Depends(_read_session)]
+"""For routes that only read (db/session.py read_session_factory): no BEGIN, no ROLLBACK."""
+
+
 async def _settings() -> Settings:
     return get_settings()
 
@@ -36,10 +48,12 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
 async def _principal(
-    session: SessionDep, x_auth_token: Annotated[str | None, Header()] = None
+    session: ReadSessionDep, x_auth_token: Annotated[str | None, Header()] = None
 ) -> Principal:
+    """A key not remembered yet is read through a read session: the read routes' own (one
+    session a request), apart from the writing routes' transactions."""
     principal = authenticate(session, x_auth_token)
-    session.rollback()  # end the read transaction; routes start their own
+    session.rollback()  # give the connection back to the pool; routes take their own
     return principal
 
 

@@ -27,7 +27,12 @@ def open_rows(instance: Instance) -> list[Maintenance]:
 def shown(instance: Instance, now: datetime | None = None) -> list[Maintenance]:
     """What the instance lists: the open ones and those closed in the last days."""
     since = (now or utcnow()) - SHOWN_AFTER_CLOSING
-    return [m for m in instance.maintenances if m.closed_at is None or m.closed_at >= since]
+    return [m for m in instance.maintenances if is_shown(m.closed_at, since)]
+
+
+def is_shown(closed_at: datetime | None, since: datetime) -> bool:
+    """Open, or closed after ``since`` (``SHOWN_AFTER_CLOSING`` ago)."""
+    return closed_at is None or closed_at >= since
 
 
 def announce(

@@ -90,8 +90,7 @@ def _statements_for_a_page(crowd: Crowd, size: int) -> int:
             organization_id=None, has_maintenances=False, order_by="name_asc", page=3,
             page_size=size,
         )  # fmt: skip
-        for row in page.items:
-            convert.instance(row)
+        convert.instances_wire(session, page.items)
         assert len(page.items) == size and page.total_count == ROWS
         return len(statements)
 

@@ -9,11 +9,17 @@ from fastapi import APIRouter, Query, Request, Response
 
 from controlplane.api import convert
 from controlplane.api.body import parse
-from controlplane.api.deps import PageDep, PageSizeDep, PrincipalDep, RegionDep, SessionDep
-from controlplane.api.schemas.common import ScwFile, wire_response
+from controlplane.api.deps import (
+    PageDep,
+    PageSizeDep,
+    PrincipalDep,
+    ReadSessionDep,
+    RegionDep,
+    SessionDep,
+)
+from controlplane.api.schemas.common import ScwFile, json_response, wire_response
 from controlplane.api.schemas.instances import (
     CreateInstanceRequest,
-    ListInstancesResponse,
     UpdateInstanceRequest,
 )
 from controlplane.api.schemas.operations import ListOperationsResponse
@@ -37,7 +43,7 @@ def wants_download(dl: str | None) -> bool:
 # never wait for a writer. One API process per CPU keeps the loops busy.
 @router.get("/instances")
 async def list_instances(
-    session: SessionDep,
+    session: ReadSessionDep,
     principal: PrincipalDep,
     region: RegionDep,
     tags: Annotated[list[str] | None, Query()] = None,
@@ -62,11 +68,8 @@ async def list_instances(
         page=page,
         page_size=page_size,
     )
-    return wire_response(
-        ListInstancesResponse(
-            instances=[convert.instance(i) for i in result.items], total_count=result.total_count
-        )
-    )
+    instances = convert.instances_wire(session, result.items)
+    return json_response({"instances": instances, "total_count": result.total_count})
 
 
 @router.post("/instances")
@@ -76,14 +79,16 @@ async def create_instance(
     body = await parse(request, CreateInstanceRequest)
     instance, op_id = service.create(session, principal, region, body)
     publish_after_commit(session_factory(), [op_id])
-    return wire_response(convert.instance(instance))
+    return json_response(convert.instance_wire(instance))
 
 
 @router.get("/instances/{instance_id}")
 async def get_instance(
-    instance_id: str, session: SessionDep, principal: PrincipalDep, region: RegionDep
+    instance_id: str, session: ReadSessionDep, principal: PrincipalDep, region: RegionDep
 ) -> Response:
-    return wire_response(convert.instance(service.get(session, principal, region, instance_id)))
+    return json_response(
+        convert.instance_wire(service.get(session, principal, region, instance_id))
+    )
 
 
 @router.patch("/instances/{instance_id}")
@@ -96,7 +101,7 @@ async def update_instance(
 ) -> Response:
     body = await parse(request, UpdateInstanceRequest)
     instance = service.update(session, principal, region, instance_id, body)
-    return wire_response(convert.instance(instance))
+    return json_response(convert.instance_wire(instance))
 
 
 @router.get("/instances/{instance_id}/operations")
@@ -169,4 +174,4 @@ def delete_instance(
 ) -> Response:
     instance, op_id = service.delete(session, principal, region, instance_id)
     publish_after_commit(session_factory(), [op_id])
-    return wire_response(convert.instance(instance))
+    return json_response(convert.instance_wire(instance))

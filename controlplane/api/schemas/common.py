@@ -27,6 +27,7 @@ from pydantic import (
     Field,
     PlainSerializer,
 )
+from pydantic_core import to_json
 from starlette.responses import Response
 
 
@@ -38,6 +39,8 @@ def _as_utc(value: datetime) -> datetime:
 def rfc3339(value: datetime) -> str:
     """``2025-01-07T14:27:17.263055Z`` (microseconds only when non-zero)."""
     value = _as_utc(value)
+    if value.year >= 1000:  # isoformat: the same text at a third of strftime's cost
+        return value.isoformat().removesuffix("+00:00") + "Z"
     text = value.strftime("%Y-%m-%dT%H:%M:%S")
     if value.microsecond:
         text += f".{value.microsecond:06d}"
@@ -106,6 +109,12 @@ def wire_response(model: BaseModel, status_code: int = 200) -> Response:
     passes a Response through as it is, without encoding the body again)."""
     body = model.model_dump_json(by_alias=True)
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+def json_response(body: Any, status_code: int = 200) -> Response:
+    """The response of a route from wire dicts already in JSON form (controlplane/api/convert.py
+    ``*_wire``): encoded by pydantic-core like ``wire_response``, byte for byte."""
+    return Response(to_json(body), status_code=status_code, media_type="application/json")
 
 
 class InstanceSetting(WireResponse):
