@@ -7,6 +7,7 @@ users who are given them."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import UTC, datetime
@@ -146,7 +147,8 @@ class S3Store(LogStore):
                 )
 
     def download_url(self, key: str, filename: str, expires_at: datetime) -> str:
-        seconds = int((expires_at - datetime.now(UTC)).total_seconds())
+        # rounded up: a link is good until ``expires_at``, not a second short of it
+        seconds = math.ceil((expires_at - datetime.now(UTC)).total_seconds())
         url: str = self.client.generate_presigned_url(
             "get_object",
             Params={

@@ -80,10 +80,10 @@ def test_a_tampered_download_url_is_refused(s3_store: S3Store, parameter: str) -
 
 def test_an_expired_download_url_is_refused(s3_store: S3Store) -> None:
     s3_store.put(KEY, b"secret lines")
-    url = s3_store.download_url(KEY, FILENAME, datetime.now(UTC) + timedelta(seconds=2))
+    url = s3_store.download_url(KEY, FILENAME, datetime.now(UTC) + timedelta(seconds=3))
     assert httpx.get(url).status_code == 200
 
-    time.sleep(3.5)
+    time.sleep(4.5)
     response = httpx.get(url)
 
     assert response.status_code == 403

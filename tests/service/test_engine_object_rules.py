@@ -16,6 +16,7 @@ from controlplane.domain.errors import TransientState
 from controlplane.domain.states import OperationStatus
 from controlplane.services import engine_objects
 from controlplane.services.tenancy import Principal
+from tests.support.processes import Service
 from tests.support.rows import instance_row
 from tests.support.tenants import Tenant
 
@@ -125,7 +126,17 @@ def test_writes_wait_for_a_ready_instance(api_url: str, tenant: Tenant) -> None:
     assert _operations(instance_id) == 0
 
 
-def test_a_job_no_worker_takes_is_called_off_without_its_verifier(tenant: Tenant) -> None:
+def test_a_job_no_worker_takes_is_called_off_without_its_verifier(
+    tenant: Tenant, worker: Service
+) -> None:
+    worker.stop()  # (the session's worker would take the job: this test is about none doing so)
+    try:
+        _called_off_without_its_verifier(tenant)
+    finally:
+        worker.start()
+
+
+def _called_off_without_its_verifier(tenant: Tenant) -> None:
     instance_id = instance_row(tenant)
     principal = Principal(
         access_key=tenant.access_key,
