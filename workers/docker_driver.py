@@ -347,6 +347,16 @@ def mount_sources(name: str) -> set[str]:
     return {str(m.get("Name") or m.get("Source")) for m in container.attrs.get("Mounts", [])}
 
 
+def host_directory(container: Container, target: str) -> Path | None:
+    """Where the container's mount at ``target`` lives on this host, when this process can
+    reach it there (a worker on the Docker host itself; not one in a container of its own)."""
+    for mount in container.attrs.get("Mounts", []):
+        if mount.get("Destination") == target and mount.get("Source"):
+            source = Path(mount["Source"])
+            return source if source.is_dir() else None
+    return None
+
+
 def container_state(name: str) -> str | None:
     """``running``, ``exited``, ... or None when the container does not exist."""
     container = find_container(name)

@@ -4,7 +4,8 @@ Initialising an engine (initdb, mariadb-install-db) costs a container start and 
 of CPU; unpacking the same result costs a fraction of that. One template per (image, major
 version, init settings), built once by the engine's own init command in a one-shot container
 and kept under the state directory as a sparse tar file.
-It is unpacked into the node's container before its first start, whatever the volume type.
+It is unpacked into the node's volume before its first start, whatever the volume type: by
+``tar`` on the host when the worker sees the volume there, else through Docker's archive API.
 What must differ between servers is rewritten in the copy (``agent.seeded_files``: a MariaDB
 server_id); the template's superuser password (random, kept encrypted) is replaced by the
 instance's right after the first start (``adopt``), before anything else talks to the node.
@@ -121,7 +122,12 @@ def seed(bp: Blueprint, container: Container, template: Template) -> None:
     base = bp.runtime.data_mount
     own = {"uid": bp.runtime.uid, "gid": bp.runtime.gid}
     docker_driver.put_files(container, base, {SEED_STATE: FileSpec(b"copying", 0o600, **own)})
-    docker_driver.put_archive(container, base, template.archive)
+    on_host = docker_driver.host_directory(container, base)
+    if on_host is not None:  # unpacked here: a quarter of the time Docker's own unpacking takes
+        _run("tar", "-x", "--numeric-owner", "--same-owner", "--same-permissions",
+             "-C", str(on_host), "-f", str(template.archive))  # fmt: skip
+    else:
+        docker_driver.put_archive(container, base, template.archive)
     files = {  # the marker is root's: the engine's own user cannot read it
         **bp.agent.seeded_files(bp.version.version, bp.init_options),
         MARKER: FileSpec(secret_box.encrypt(template.password).encode(), 0o600),
