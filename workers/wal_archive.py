@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -34,7 +35,7 @@ from controlplane.logstore import LogStore, get_store
 from controlplane.services import transitions
 from controlplane.services.pitr import with_base
 from controlplane.settings import get_settings
-from workers import binlog_archive, docker_driver, nodes
+from workers import binlog_archive, docker_driver, nodes, preemption
 from workers.blueprint import Blueprint, connection
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import converge_instance, ensure_node_rows, load_instance, mark_error
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 ARCHIVE_DIR = "wal-archive"  # on the node's volume (agents/postgres/conf.py WAL_ARCHIVE_DIR)
 SEGMENTS = "wal"  # in the exchange directory of a restore
 SEAL_TIMEOUT = 60.0
+RECOVERY_WAIT_SECONDS = 600.0  # then the job is retried, and waits again
 
 
 def wal_prefix(instance_id: str) -> str:
@@ -146,11 +148,29 @@ def restore(ctx: OperationContext) -> None:
         collect_instance(ctx.sessions, source_id)
         binlog_archive.collect_instance(ctx.sessions, source_id)  # MariaDB's log
         _restore_main_node(bp, stored, source_id, target)
+    _await_recovery(bp)
     with ctx.sessions() as session:
         _release(session, snapshot_id)
         session.commit()
     log.info("instance %s: restored from %s to %s", bp.instance_id, source_id, target)
     converge_instance(ctx.sessions, bp.instance_id, {})
+
+
+def _await_recovery(bp: Blueprint, timeout: float = RECOVERY_WAIT_SECONDS) -> None:
+    """Until the new main node has replayed the archive up to the target and promoted itself.
+    PostgreSQL answers read-only queries while it replays (hot standby): a node that merely
+    answers is not restored yet. A retry after ``timeout`` waits again."""
+    deadline = time.monotonic() + timeout
+    while True:
+        preemption.check(bp.instance_id)
+        try:
+            if bp.agent.is_primary(connection(bp, bp.primary)):
+                return
+        except TemporaryError:
+            pass  # starting
+        if time.monotonic() > deadline:
+            raise TemporaryError("the restored node is still replaying the archived log", delay=5)
+        time.sleep(0.5)
 
 
 def _release(session: Session, snapshot_id: str) -> None:
