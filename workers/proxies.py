@@ -39,7 +39,7 @@ PROXY_IMAGE = "dbaas/haproxy:2.6"
 PROXY_USER = "haproxy"
 PROXY_UID = PROXY_GID = 998  # fixed by deploy/images/haproxy/install.sh
 # A proxy starts before its nodes (init-addr none) and finds them by resolving their names every
-# ``timeout resolve``: a new instance's first query waits for that, so a quarter of a second.
+# ``timeout resolve`` (1 s): a new instance's first query may wait for that.
 SERVER_OPTIONS = "resolvers docker init-addr last,libc,none"
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to 107 bytes
 ALLOW_PATH = f"{CONFIG_DIR}/{proxy_acl.ALLOW_FILE}"
@@ -74,7 +74,7 @@ resolvers docker
     nameserver dns 127.0.0.11:53
     hold valid 1s
     resolve_retries 3
-    timeout resolve 250ms
+    timeout resolve 1s
     timeout retry 1s
 
 defaults
