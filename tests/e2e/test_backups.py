@@ -223,7 +223,7 @@ def test_expired_and_deleted_backups_go_with_their_object(rdb: RdbV1API, engine:
     )
     assert updated.expires_at is not None
     time.sleep(2.5)
-    assert expire_all(session_factory()) >= 1
+    expire_all(session_factory())  # the worker's periodic pass may have dropped it already
     with pytest.raises(ScalewayException) as gone:
         rdb.get_database_backup(database_backup_id=soon.id)
     assert gone.value.status_code == 404 and not get_store().objects(key)
