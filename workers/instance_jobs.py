@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from threading import Event
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -128,36 +130,28 @@ def converge_instance(
     watch.lap("network")
     check_wanted(sessions, instance_id)
 
-    # The load balancer starts while the main node is made (it resolves nodes lazily); Docker
-    # serves both at once.
-    with ThreadPoolExecutor(max_workers=1) as aside:
-        balancer = aside.submit(_ensure_load_balancer, bp, lb_port)
-        nodes.ensure_primary(bp, bp.primary, lap=watch.lap)
-        balancer.result()
-    watch.lap("load balancer (started meanwhile) running")
-    log.info("instance %s: main node %s running", instance_id, bp.primary)
-    _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
-
-    primary = connection(bp, bp.primary)
+    # The load balancer is made while the main node is and learns its address once it runs;
+    # Docker serves both at once.
     yield_to_monitor = partial(preemption.check, instance_id)
-    bp.agent.wait_ready(primary, timeout=60, interrupt=yield_to_monitor)
-    watch.lap("engine answers")
-    nodes.write_config(bp, bp.primary)  # settings and sync standbys as the rows say
-    watch.lap("configuration and TLS")
-    bp.agent.ensure_database(primary)
-    if bp.admin_user:
-        verifier = params.get("admin_verifier")
-        if isinstance(verifier, str) and verifier:
-            bp.agent.ensure_admin(
-                primary, bp.admin_user, secrets.decrypt(verifier), DEFAULT_DATABASE
+    with ThreadPoolExecutor(max_workers=1) as aside:
+        primary_started = Event()
+        balancer = aside.submit(_ensure_load_balancer, bp, lb_port, primary_started)
+        try:
+            start = nodes.ensure_primary(
+                bp, bp.primary, lap=watch.lap, on_started=primary_started.set
             )
-    log.info("instance %s: main node %s configured", instance_id, bp.primary)
-    watch.lap("database and admin user")
-    if bp.standbys() or bp.replicas():
-        _converge_followers(sessions, bp, rebuild)
-    for proxy in replica_proxies(bp):
-        check_wanted(sessions, instance_id)
-        proxies.ensure(proxy)
+        finally:
+            primary_started.set()
+        log.info("instance %s: main node %s running", instance_id, bp.primary)
+        _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
+        _set_up_primary(bp, params, start, watch, yield_to_monitor)
+        if bp.standbys() or bp.replicas():
+            _converge_followers(sessions, bp, rebuild)
+        for proxy in replica_proxies(bp):
+            check_wanted(sessions, instance_id)
+            proxies.ensure(proxy)
+        balancer.result()
+    watch.lap("followers, load balancer running")
 
     # Ready means reachable the way users reach it: through the load balancer (from the
     # instance network, which users' ACL rules cannot exclude).
@@ -165,7 +159,7 @@ def converge_instance(
         through_endpoint = through_load_balancer(bp)
         bp.agent.wait_ready(through_endpoint, timeout=30, interrupt=yield_to_monitor)
         log.info("instance %s: reachable through its endpoint", instance_id)
-        watch.lap("followers, then a query through the endpoint")
+        watch.lap("a query through the endpoint")
 
     with sessions() as session:
         instance = load_instance(session, instance_id)
@@ -179,9 +173,40 @@ def converge_instance(
         session.commit()
 
 
-def _ensure_load_balancer(bp: Blueprint, port: int | None) -> None:
-    if port is not None:
-        proxies.ensure(lb_proxy(bp, (get_settings().publish_address, port)))
+def _set_up_primary(
+    bp: Blueprint,
+    params: dict[str, object],
+    start: nodes.PrimaryStart,
+    watch: Stopwatch,
+    interrupt: Callable[[], None],
+) -> None:
+    """The running main node answers, has the rows' configuration, the default database and
+    the customer's admin user."""
+    primary = connection(bp, bp.primary)
+    if not start.answering:
+        bp.agent.wait_ready(primary, timeout=60, interrupt=interrupt)
+        watch.lap("engine answers")
+    if not start.configured:  # (a node started just now read the rows' configuration)
+        nodes.write_config(bp, bp.primary)  # settings and sync standbys as the rows say
+    watch.lap("configuration and TLS")
+    bp.agent.ensure_database(primary)
+    verifier = params.get("admin_verifier")
+    if bp.admin_user and isinstance(verifier, str) and verifier:
+        bp.agent.ensure_admin(primary, bp.admin_user, secrets.decrypt(verifier), DEFAULT_DATABASE)
+    log.info("instance %s: main node %s configured", bp.instance_id, bp.primary)
+    watch.lap("database and admin user")
+
+
+def _ensure_load_balancer(bp: Blueprint, port: int | None, primary_started: Event) -> None:
+    if port is None:
+        return
+    proxies.ensure(lb_proxy(bp, (get_settings().publish_address, port)))
+    primary_started.wait()
+    address = docker_driver.container_ip(bp.container(bp.primary), naming.network(bp.instance_id))
+    if address is not None:
+        proxies.learn_address(
+            naming.lb_container(bp.instance_id), bp.primary, address, bp.runtime.port
+        )
 
 
 def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild: set[str]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from agents.base import FileSpec, Role, StandbyState
 from controlplane.domain.failures import PermanentError, TemporaryError
@@ -86,17 +87,25 @@ def _one_shot(
         raise PermanentError(message) if permanent else TemporaryError(message, delay=5)
 
 
+@dataclass(frozen=True)
+class PrimaryStart:
+    configured: bool  # started by this call, on the configuration files of its blueprint
+    answering: bool  # the engine was seen accepting the superuser's login
+
+
 def ensure_primary(
     bp: Blueprint,
     node: str,
     lap: Callable[[str], None] = lambda _: None,
-) -> None:
+    on_started: Callable[[], None] = lambda: None,
+) -> PrimaryStart:
     """The primary's container, its data directory first if the container never started: a
     copy of a pre-initialised template (workers/templates.py) or initialised in place.
 
     A main node whose container mounts another volume than the instance's volume type gives
     (the type changed) is never re-created onto a new, empty one: a move comes first.
-    ``lap`` is told when each step ends (the provisioning benchmark's breakdown)."""
+    ``lap`` is told when each step ends (the provisioning benchmark's breakdown),
+    ``on_started`` once the container runs."""
     mount = volume_mount(bp, node)
     lap("volume")
     spec = node_spec(bp, node, mount)
@@ -119,14 +128,17 @@ def ensure_primary(
         _one_shot(bp, spec, "init", bp.runtime.init_command, files, "engine initialisation",
                   permanent=True)  # fmt: skip
         lap("engine initialised (one-shot container)")
+    first_start = existing_container is None or existing_container.status == "created"
     container = docker_driver.ensure_container(
         spec, files=bp.config_files(bp.roles[node]), files_base=bp.runtime.data_mount
     )
     lap("main node started")
+    on_started()
     if get_settings().volume_templates:  # (also after a job that died before it adopted)
         templates.adopt(bp, node, container)  # our superuser password, the template's no more
         if seeded:
             lap("engine answers, superuser password set")
+    return PrimaryStart(configured=first_start, answering=seeded)
 
 
 def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:

@@ -38,9 +38,15 @@ ADMIN_DIR = "/run/haproxy-admin"  # inside the proxy; bind-mounted from admin_di
 PROXY_IMAGE = "dbaas/haproxy:2.6"
 PROXY_USER = "haproxy"
 PROXY_UID = PROXY_GID = 998  # fixed by deploy/images/haproxy/install.sh
-# A proxy starts before its nodes (init-addr none) and finds them by resolving their names every
-# ``timeout resolve`` (1 s): a new instance's first query may wait for that.
-SERVER_OPTIONS = "resolvers docker init-addr last,libc,none"
+# A proxy may start before its nodes and finds them by resolving their names every ``timeout
+# resolve`` (1 s); a new main node's address is also told to it at once (``learn_address``). A
+# server whose name does not resolve yet gets a placeholder address, the proxy's own loopback,
+# where its frontend refuses every connection (HAProxy changes a server's address at runtime
+# only within its address family: none cannot become IPv4).
+PLACEHOLDER_ADDRESS = "127.0.0.1"
+SERVER_OPTIONS = f"resolvers docker init-addr last,libc,{PLACEHOLDER_ADDRESS}"
+LOOPBACK_REJECT_RULE = "tcp-request connection reject if { src 127.0.0.0/8 }"
+LEARN_WAIT_SECONDS = 2.0
 SOCKET_PATH_MAX = 100  # AF_UNIX paths are limited to 107 bytes
 ALLOW_PATH = f"{CONFIG_DIR}/{proxy_acl.ALLOW_FILE}"
 RELOAD_WAIT_SECONDS = 10
@@ -86,6 +92,7 @@ defaults
 
 frontend main
     bind :{engine_port}
+    {LOOPBACK_REJECT_RULE}
     {proxy_acl.REJECT_RULE.format(path=ALLOW_PATH)}
     default_backend main
 
@@ -258,6 +265,20 @@ def _admin_request(container: str, command: str) -> str:
                 os.close(fd)
         conn.sendall(command.encode())
         return conn.makefile().read()
+
+
+def learn_address(name: str, node: str, address: str, engine_port: int) -> None:
+    """Tell a proxy that just started where ``node`` is, without waiting for its next
+    resolution. Best effort: resolution finds the same address within a second anyway."""
+    deadline = time.monotonic() + LEARN_WAIT_SECONDS
+    while True:
+        try:  # (the runtime socket appears a moment after the container starts)
+            _admin_request(name, f"set server main/{node} addr {address} port {engine_port}\n")
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.02)
 
 
 def drain(name: str, servers: dict[str, str]) -> None:

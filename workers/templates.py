@@ -152,8 +152,11 @@ def adopt(bp: Blueprint, node: str, container: Container, timeout: float = 60) -
         ours = connection(bp, node)
         theirs = replace(ours, password=template_password or "")
         if template_password and _answers(bp, theirs):
-            with suppress(TemporaryError, PermanentError):  # changed meanwhile: checked below
+            try:
                 bp.agent.set_superuser_password(theirs, bp.superuser_password)
+                break  # ours from now on
+            except (TemporaryError, PermanentError):  # changed meanwhile: checked below
+                pass
         if _answers(bp, ours):
             break
         if time.monotonic() > deadline:

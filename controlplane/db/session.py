@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.settings import get_settings
@@ -38,6 +40,34 @@ PG_POOL = {"pool_size": POOL_SIZE // 2, "max_overflow": POOL_OVERFLOW // 2}
 PG_SESSION_OPTIONS = "-c random_page_cost=1.1"
 
 
+# A connection back from a pause may have been cut (the server restarted, a proxy timed it out):
+# it is pinged before use. One used a moment ago is not: under load, a ping per request was one
+# round trip in two of GET one's.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Pessimistic disconnect handling for connections idle ``PING_AFTER_IDLE_SECONDS`` or
+    more: a dead one is replaced before the request uses it (the pool retries the checkout)."""
+
+    def used_now(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", 0.0) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:  # e.g. terminated by the server
+            raise DisconnectionError(f"the connection was cut while idle: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("the connection was closed while idle")
+
+    event.listen(engine, "connect", used_now)
+    event.listen(engine, "checkin", used_now)
+    event.listen(engine, "checkout", ping_if_idle)
+
+
 @cache
 def engine_for(url: str) -> Engine:
     pool = {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
@@ -53,10 +83,11 @@ def engine_for(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     if url.startswith("postgresql"):
-        return create_engine(
-            url, pool_pre_ping=True, connect_args={"options": PG_SESSION_OPTIONS}, **PG_POOL
-        )
-    return create_engine(url, pool_pre_ping=True, **pool)
+        engine = create_engine(url, connect_args={"options": PG_SESSION_OPTIONS}, **PG_POOL)
+    else:
+        engine = create_engine(url, **pool)
+    _ping_when_idle(engine)
+    return engine
 
 
 @cache

@@ -119,6 +119,9 @@ def test_allow_file_and_config() -> None:
         "tcp-request connection reject unless { src -f /usr/local/etc/haproxy/allow.lst }"
         in frontend
     )
+    # an unresolved server's placeholder is the proxy's own loopback, which it never admits
+    assert "init-addr last,libc,127.0.0.1" in config
+    assert frontend.index("reject if { src 127.0.0.0/8 }") < frontend.index("reject unless")
 
 
 def test_runtime_requests() -> None:

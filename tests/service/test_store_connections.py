@@ -1,0 +1,51 @@
+"""Store connections: a connection cut while idle is replaced before a request uses it, and one
+used a moment ago goes straight to its statement (no ping round trip per request)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from controlplane.db import session as store
+
+
+def test_a_connection_cut_while_idle_is_replaced(
+    postgres_server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.stores import fresh_postgres
+
+    url = fresh_postgres(postgres_server_url)
+    engine = store.engine_for(url)
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection: Any) -> bool:
+        try:
+            alive = real_ping(dbapi_connection)
+        except Exception as exc:
+            pings.append(exc)
+            raise
+        pings.append(alive)
+        return alive
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        with engine.connect() as conn:
+            first_pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        for _ in range(5):  # back to back: never pinged
+            with engine.connect() as conn:
+                assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() == first_pid
+        assert pings == []
+
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as killer:
+            killer.execute("SELECT pg_terminate_backend(%s)", [first_pid])
+        time.sleep(store.PING_AFTER_IDLE_SECONDS + 0.2)
+        with engine.connect() as conn:  # no error: the dead connection was replaced
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first_pid
+        assert pings and pings[0] is not True  # the ping found it dead
+    finally:
+        engine.dispose()
