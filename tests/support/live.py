@@ -55,8 +55,23 @@ def exists(instance_id: str) -> bool:
         return session.get(Instance, instance_id) is not None
 
 
+# Read right after a failover, the endpoint may refuse a new connection for a moment while the
+# instance heals (the loaded CI host showed one); what is checked is the data, so connecting is
+# retried (the write loop reconnects the same way).
+IDS_CONNECT_SECONDS = 30
+
+
 def ids(live: Live) -> set[int]:
-    with closing(live.client.connect("127.0.0.1", live.port, USER, PASSWORD, timeout=10)) as conn:
+    deadline = time.monotonic() + IDS_CONNECT_SECONDS
+    while True:
+        try:
+            conn = live.client.connect("127.0.0.1", live.port, USER, PASSWORD, timeout=10)
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    with closing(conn):
         return set(live.client.probe_ids(conn))
 
 
