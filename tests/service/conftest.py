@@ -18,12 +18,15 @@ def _row_only_instances_removed(migrated_db: str) -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def no_worker(worker: Service) -> Iterator[None]:
+def no_worker(worker: Service, monitor: Service) -> Iterator[None]:
     """Nothing acts on this module's rows while it looks at them: in a whole test session the
     session's worker would run their jobs, and its reconcile would heal these row-only ``ready``
-    instances (no containers) into ``autohealing``."""
+    instances (no containers) into ``autohealing``; the session's monitor would do the same to
+    a row-only HA instance (its main node has no container: it looks stopped)."""
     worker.stop()
+    monitor.stop()
     try:
         yield
     finally:
+        monitor.start()
         worker.start()
