@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,6 +12,8 @@ from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.settings import get_settings
 from workers import docker_driver, firewall, naming, preemption, templates, topology, volumes
 from workers.blueprint import Blueprint, connection
+
+log = logging.getLogger(__name__)
 
 # On an internal network Docker's resolver leaves unknown names unanswered: a follower retrying
 # a dead primary ("n1") would spend 10 s in each lookup, and STOP SLAVE waits for it. One
@@ -111,7 +114,9 @@ def ensure_primary(
     spec = node_spec(bp, node, mount)
     existing = docker_driver.mount_sources(spec.name)
     if existing and mount not in existing:
-        raise PermanentError(f"{node}'s data is on another volume; it must be moved first")
+        # the move (change_volume_type) is queued or yielded to the HA monitor: a job that
+        # runs before it (a heal after a failover) waits for it instead of failing
+        raise TemporaryError(f"{node}'s data is on another volume; it must be moved first")
     existing_container = docker_driver.find_container(spec.name)
     seeded = False
     if get_settings().volume_templates and (
@@ -139,6 +144,20 @@ def ensure_primary(
         if seeded:
             lap("engine answers, superuser password set")
     return PrimaryStart(configured=first_start, answering=seeded)
+
+
+def start_if_stopped(bp: Blueprint, node: str) -> None:
+    """A node whose container stopped (crashed, killed) starts again on its own data. A job
+    finding the main node stopped while no standby can take over (the standby being rebuilt,
+    replication asynchronous) brings it back instead of failing until it gives up; with a
+    synchronous standby the HA monitor may fail over first (the job yields to it, and its next
+    attempt sees the new main node)."""
+    container = docker_driver.find_container(bp.container(node))
+    if container is None or container.status != "exited":
+        return
+    log.warning("instance %s: node %s had stopped; starting it again", bp.instance_id, node)
+    docker_driver.start(bp.container(node))
+    bp.agent.wait_ready(connection(bp, node), timeout=120)
 
 
 def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:

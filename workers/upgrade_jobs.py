@@ -53,6 +53,7 @@ def roll(ctx: OperationContext, change: Change, ready: bool = True) -> None:
     bp = _blueprint(sessions, instance_id)
     if bp is None:
         return
+    nodes.start_if_stopped(bp, bp.primary)  # (killed during an earlier attempt)
     for replica in bp.replicas():
         check_wanted(sessions, instance_id)
         change(bp, replica)

@@ -13,6 +13,8 @@ import docker
 import pytest
 from scaleway.rdb.v1 import RdbV1API
 
+from controlplane.db.models import Instance
+from controlplane.db.session import session_factory
 from tests.e2e.clients import CLIENTS
 from tests.support.ha import primary_container, wait_ha_again
 from tests.support.instances import wait
@@ -153,6 +155,44 @@ def test_volume_type_move_keeps_the_data(
     assert not docker_client.volumes.list(
         filters={"label": f"dbaas.instance={single.instance_id}"}
     )  # the lssd volumes are gone
+
+
+def test_main_killed_while_its_standby_moves_comes_back(
+    rdb: RdbV1API, docker_client: docker.DockerClient
+) -> None:
+    """A volume type change rebuilds the standby first (replication asynchronous meanwhile, so
+    the HA monitor cannot promote it); the main node killed then is started again on its data
+    by the job's next attempt, which finishes the move: every acknowledged commit is there."""
+    live = create(rdb, CLIENTS["postgresql"], "up-kill-mid-move", ha=True)
+    try:
+        wait_ha_again(live.instance_id)
+        with writing(live) as loop:
+            main = primary_container(live.instance_id)
+            rdb.upgrade_instance(instance_id=live.instance_id, volume_type="sbs_5k")  # type: ignore[arg-type]
+            deadline = time.monotonic() + 60
+            while _sync_mode(live.instance_id) == "sync":  # until the standby's rebuild starts
+                assert time.monotonic() < deadline, "the standby's rebuild never started"
+                time.sleep(0.05)
+            before = len(loop.acknowledged)
+            docker_client.containers.get(main).kill()
+            assert _ready(rdb, live).volume.type_ == "sbs_5k"  # type: ignore[attr-defined]
+            wait_ha_again(live.instance_id)
+            loop.wait_for_progress(after=before, timeout=60)
+        for container in docker_client.containers.list(
+            filters={"label": [f"dbaas.instance={live.instance_id}"]}
+        ):
+            if container.labels.get("dbaas.node"):
+                sources = {m["Source"] for m in container.attrs["Mounts"]}
+                assert any(s.startswith(str(_volumes_dir())) for s in sources), sources
+    finally:
+        delete(rdb, live.instance_id)
+
+
+def _sync_mode(instance_id: str) -> str:
+    with session_factory()() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None
+        return row.sync_mode
 
 
 def _volumes_dir() -> Path:
