@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -254,14 +255,9 @@ def _stop_daemons(directory: Path) -> None:
     for pidfile in directory.glob("h*/docker.pid"):
         with contextlib.suppress(ValueError, OSError):
             pids.append(int(pidfile.read_text().strip()))
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
     # dockerd reports "shutdown complete" after ~6 s, then lingers retrying its containerd;
     # what is left is killed with the namespace
-    deadline = time.monotonic() + 8
-    while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _signal_and_wait(pids, signal.SIGTERM, seconds=8)
 
 
 def _leave_swarm(directory: Path) -> None:
@@ -286,10 +282,16 @@ def _kill_namespace_processes() -> None:
         with contextlib.suppress(OSError):
             pids.update(int(p) for p in tasks.read_text().split())
     pids.discard(os.getpid())
+    _signal_and_wait(pids, signal.SIGKILL, seconds=5)
+
+
+def _signal_and_wait(pids: Iterable[int], sig: signal.Signals, seconds: float) -> None:
+    """Send ``sig`` to each process, then wait up to ``seconds`` for all of them to be gone."""
+    pids = list(pids)
     for pid in pids:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
+            os.kill(pid, sig)
+    deadline = time.monotonic() + seconds
     while any(_pid_alive(p) for p in pids) and time.monotonic() < deadline:
         time.sleep(0.1)
 

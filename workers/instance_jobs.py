@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 from threading import Event
@@ -202,11 +203,10 @@ def _ensure_load_balancer(bp: Blueprint, port: int | None, primary_started: Even
         return
     proxies.ensure(lb_proxy(bp, (get_settings().publish_address, port)))
     primary_started.wait()
-    address = docker_driver.container_ip(bp.container(bp.primary), naming.network(bp.instance_id))
-    if address is not None:
-        proxies.learn_address(
-            naming.lb_container(bp.instance_id), bp.primary, address, bp.runtime.port
-        )
+    with suppress(TemporaryError):  # the node did not start: nothing to learn
+        primary = connection(bp, bp.primary)
+        proxies.learn_address(naming.lb_container(bp.instance_id), bp.primary, primary.host,
+                              primary.port)  # fmt: skip
 
 
 def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild: set[str]) -> None:
