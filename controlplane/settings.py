@@ -82,6 +82,10 @@ class Settings(BaseSettings):
     memory_overcommit: float = 2.0
     quota_volume_bytes: int = 2 * 10**12
 
+    # Several Docker hosts (docs/multi-host.md): the swarm manager's Docker URL; empty: the one
+    # local engine. Nodes are then placed on the swarm's hosts (workers/swarm_hosts.py).
+    swarm_manager: str = ""
+
     # Resource naming and limits on the Docker side.
     resource_prefix: str = "dbaas"
     loop_volumes: bool = True

@@ -41,6 +41,7 @@ class Blueprint:
     admin_user: str | None
     is_ha: bool
     roles: dict[str, Role]  # node name -> role, from the node rows
+    hosts: dict[str, str | None]  # node name -> its swarm host (None: the local engine)
     published: dict[str, int]  # node name -> host port of its direct-access endpoint
     tls_cert: str
     tls_key: str
@@ -100,6 +101,7 @@ def load(instance: Instance, sync_mode: str | None = None) -> Blueprint:
         roles=topology.roles(
             [(n.name, n.role) for n in instance.nodes], sync_mode or instance.sync_mode
         ),
+        hosts={n.name: n.host for n in instance.nodes},
         published=_published_ports(instance),
         tls_cert=instance.tls_cert,
         tls_key=secrets.decrypt(instance.tls_key_secret) if instance.tls_key_secret else "",

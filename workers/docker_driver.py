@@ -27,7 +27,8 @@ from docker.models.containers import Container
 
 from agents.base import FileSpec
 from controlplane.domain.failures import PermanentError, TemporaryError
-from workers import locks, naming
+from controlplane.settings import get_settings
+from workers import locks, naming, swarm_hosts
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class ContainerSpec:
     dns_options: list[str] = field(default_factory=list)  # resolv.conf options
     # More networks, joined before the first start (``network`` is the one ports publish on).
     extra_networks: list[str] = field(default_factory=list)
+    # The swarm host whose daemon runs it (workers/swarm_hosts.py); None: the local engine.
+    host: str | None = None
 
 
 HARDENING = {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges:true"]}
@@ -61,13 +64,74 @@ SPEC_LABEL = "dbaas.spec"
 
 def spec_digest(spec: ContainerSpec) -> str:
     """Changes whenever the container would be created differently (ports, limits, image...)."""
-    fields = {k: v for k, v in dataclasses.asdict(spec).items() if k != "labels"}
+    fields = {
+        k: v
+        for k, v in dataclasses.asdict(spec).items()
+        if k != "labels" and not (k == "host" and v is None)  # (digests from before hosts)
+    }
     return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @cache
 def client() -> docker.DockerClient:
+    """The local engine: the only one in single-host mode; in swarm mode, where images are
+    built (workers/image_sync.py copies them to the hosts)."""
     return docker.from_env(timeout=120)
+
+
+# ---------------------------------------------------------------- several hosts (swarm mode)
+# A container lives on one host's daemon: it is created where its spec says and found by name
+# on the host it was last seen on, else by asking each host (a process-local memo, checked at
+# every use). Container objects carry their daemon: their methods go to the right host.
+HOSTS_TTL_SECONDS = 10.0
+_seen_on: dict[str, str] = {}
+_hosts_read: list[tuple[float, dict[str, str]]] = []
+
+
+def forget_hosts() -> None:
+    """Empty the memo of hosts and containers' homes (the settings changed)."""
+    _seen_on.clear()
+    _hosts_read.clear()
+
+
+def swarm_mode() -> bool:
+    return bool(get_settings().swarm_manager)
+
+
+@cache
+def _daemon_at(url: str) -> docker.DockerClient:
+    return docker.DockerClient(base_url=url, timeout=120)
+
+
+def host_urls() -> dict[str, str]:
+    """Host name -> its daemon's URL, for every swarm host labelled with one (re-read from
+    the manager at most every HOSTS_TTL_SECONDS)."""
+    now = time.monotonic()
+    if not _hosts_read or now - _hosts_read[0][0] > HOSTS_TTL_SECONDS:
+        urls = {
+            h.name: h.docker_url
+            for h in swarm_hosts.hosts(get_settings().swarm_manager)
+            if h.docker_url is not None
+        }
+        _hosts_read[:] = [(now, urls)]
+    return _hosts_read[0][1]
+
+
+def daemon(host: str | None) -> docker.DockerClient:
+    """The engine of ``host`` (None: the local one)."""
+    if host is None:
+        return client()
+    url = host_urls().get(host)
+    if url is None:
+        raise TemporaryError(f"host {host} is not in the swarm (or has no dbaas.docker label)")
+    return _daemon_at(url)
+
+
+def _daemons() -> dict[str | None, docker.DockerClient]:
+    """Every engine containers of ours may be on."""
+    if not swarm_mode():
+        return {None: client()}
+    return {host: _daemon_at(url) for host, url in host_urls().items()}
 
 
 @contextmanager
@@ -87,32 +151,63 @@ def translated(action: str) -> Iterator[None]:
 
 
 def find_container(name: str) -> Container | None:
-    with translated(f"inspect container {name}"):
+    """None only when no engine has it: a host that could not be asked is a temporary error
+    (never taken for a missing container, which a caller would make again)."""
+    if not swarm_mode():
+        with translated(f"inspect container {name}"):
+            try:
+                return client().containers.get(name)
+            except NotFound:
+                return None
+    daemons = _daemons()
+    last = _seen_on.get(name)
+    order = sorted(daemons, key=lambda h: (h != last, str(h)))
+    unreachable: list[str] = []
+    for host in order:
         try:
-            return client().containers.get(name)
+            container = daemons[host].containers.get(name)
         except NotFound:
-            return None
+            continue
+        except (APIError, requests.ConnectionError, requests.Timeout):
+            unreachable.append(str(host))
+            continue
+        _seen_on[name] = str(host)
+        return container
+    _seen_on.pop(name, None)
+    if unreachable:
+        raise TemporaryError(f"{name}: host {', '.join(unreachable)} did not answer")
+    return None
+
+
+def _network_engine() -> docker.DockerClient:
+    """Where our networks are made: the local engine, or the swarm's manager (overlays)."""
+    manager = get_settings().swarm_manager
+    return _daemon_at(manager) if manager else client()
 
 
 def ensure_network(
     name: str, labels: dict[str, str], internal: bool = False, bridge: str | None = None
 ) -> None:
     """A bridge network; ``internal`` ones have no route out of their subnet, and ``bridge``
-    names the host interface (firewall rules match it)."""
-    options = {"com.docker.network.bridge.name": bridge} if bridge else None
+    names the host interface (firewall rules match it). In swarm mode an attachable overlay
+    network, which containers on every host join."""
+    overlay = swarm_mode()
+    options = {"com.docker.network.bridge.name": bridge} if bridge and not overlay else None
     # Docker lets two creators make two networks of one name (later uses fail as ambiguous):
     # creators take turns, on this host and across workers.
     with translated(f"create network {name}"), locks.holding("network", name, wait=30) as held:
         if held is None:
             raise TemporaryError(f"network {name} is being created by another job", delay=2)
-        existing = [n for n in client().networks.list(names=[name]) if n.name == name]
+        engine = _network_engine()
+        existing = [n for n in engine.networks.list(names=[name]) if n.name == name]
         if len(existing) > 1:
             _drop_duplicates(existing)
         if existing:
             return
-        client().networks.create(
+        engine.networks.create(
             name,
-            driver="bridge",
+            driver="overlay" if overlay else "bridge",
+            attachable=overlay or None,
             labels=labels,
             internal=internal,
             options=options,
@@ -131,17 +226,18 @@ def _drop_duplicates(networks: list[Any]) -> None:
 
 def remove_network(name: str) -> None:
     with translated(f"remove network {name}"):
-        for network in client().networks.list(names=[name]):
+        for network in _network_engine().networks.list(names=[name]):
             with suppress(NotFound):
                 network.remove()
 
 
-def ensure_named_volume(name: str, labels: dict[str, str]) -> None:
+def ensure_named_volume(name: str, labels: dict[str, str], host: str | None = None) -> None:
     with translated(f"create volume {name}"):
+        engine = daemon(host)
         try:
-            client().volumes.get(name)
+            engine.volumes.get(name)
         except NotFound:
-            client().volumes.create(name=name, labels=labels)
+            engine.volumes.create(name=name, labels=labels)
 
 
 def _mount_config(mounts: dict[str, str]) -> dict[str, dict[str, str]]:
@@ -149,10 +245,11 @@ def _mount_config(mounts: dict[str, str]) -> dict[str, dict[str, str]]:
 
 
 def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any) -> Container:
-    networking = client().api.create_networking_config(
-        {spec.network: client().api.create_endpoint_config(aliases=spec.aliases or None)}
+    engine = daemon(spec.host)
+    networking = engine.api.create_networking_config(
+        {spec.network: engine.api.create_endpoint_config(aliases=spec.aliases or None)}
     )
-    host_config = client().api.create_host_config(
+    host_config = engine.api.create_host_config(
         binds=_mount_config(spec.mounts),
         port_bindings={k: v for k, v in spec.ports.items()},
         nano_cpus=spec.nano_cpus,
@@ -167,7 +264,7 @@ def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any)
         **HARDENING,
         **extra,
     )
-    created = client().api.create_container(
+    created = engine.api.create_container(
         image=spec.image,
         command=command if command is not None else spec.command,
         name=spec.name,
@@ -179,9 +276,11 @@ def _create(spec: ContainerSpec, command: list[str] | None = None, **extra: Any)
         networking_config=networking,
         stop_signal=spec.stop_signal,
     )
-    container = client().containers.get(created["Id"])
+    if spec.host is not None:
+        _seen_on[spec.name] = spec.host
+    container = engine.containers.get(created["Id"])
     _join_networks(container, spec.extra_networks)
-    return client().containers.get(created["Id"])
+    return engine.containers.get(created["Id"])
 
 
 def ensure_container(
@@ -241,7 +340,7 @@ def _join_networks(container: Container, networks: list[str]) -> None:
     joined = container.attrs.get("NetworkSettings", {}).get("Networks") or {}
     for network in networks:
         if network not in joined:
-            client().api.connect_container_to_network(container.id, network)
+            container.client.api.connect_container_to_network(container.id, network)
 
 
 def put_files(container: Container, base: str, files: dict[str, FileSpec]) -> None:
@@ -366,16 +465,25 @@ def container_state(name: str) -> str | None:
 def running_containers(filters: dict[str, list[str]]) -> dict[str, str]:
     """Name -> id of the running containers matching ``filters``: one listing, no inspect."""
     with translated("list running containers"):
-        listed = client().containers.list(filters={**filters, "status": ["running"]}, sparse=True)
-        return {
-            str(c.attrs["Names"][0]).lstrip("/"): str(c.id) for c in listed if c.attrs.get("Names")
-        }
+        found: dict[str, str] = {}
+        for engine in _daemons().values():
+            listed = engine.containers.list(filters={**filters, "status": ["running"]}, sparse=True)
+            found.update(
+                (str(c.attrs["Names"][0]).lstrip("/"), str(c.id))
+                for c in listed
+                if c.attrs.get("Names")
+            )
+        return found
 
 
 def container_stats(container_id: str) -> dict[str, Any]:
     """Docker's one-shot stats of a container: about a second (see workers/cgroups.py)."""
     with translated(f"stats of container {container_id[:12]}"):
-        return dict(client().api.stats(container_id, stream=False, one_shot=True))
+        *others, last = _daemons().values()
+        for engine in others:  # (swarm mode: whichever host runs it)
+            with suppress(NotFound):
+                return dict(engine.api.stats(container_id, stream=False, one_shot=True))
+        return dict(last.api.stats(container_id, stream=False, one_shot=True))
 
 
 def remove_instance_resources(instance_id: str) -> list[str]:
@@ -384,29 +492,37 @@ def remove_instance_resources(instance_id: str) -> list[str]:
     filters = naming.instance_filter(instance_id)
     removed: list[str] = []
     with translated(f"remove resources of {instance_id}"):
-        for container in client().containers.list(all=True, filters=filters, ignore_removed=True):
-            stop_and_remove(container.name)
-            removed.append(container.name)
-        for network in client().networks.list(filters=filters):
+        engines = _daemons().values()
+        for engine in engines:
+            for container in engine.containers.list(all=True, filters=filters, ignore_removed=True):
+                stop_and_remove(container.name)
+                removed.append(container.name)
+        for network in _network_engine().networks.list(filters=filters):
             with suppress(NotFound):
                 network.remove()
-        for volume in client().volumes.list(filters=filters):
-            with suppress(NotFound):
-                volume.remove(force=True)
+        for engine in engines:
+            for volume in engine.volumes.list(filters=filters):
+                with suppress(NotFound):
+                    volume.remove(force=True)
     return removed
 
 
-def remove_volume(name: str) -> None:
+def remove_volume(name: str, host: str | None = None) -> None:
     with translated(f"remove volume {name}"), suppress(NotFound):
-        client().volumes.get(name).remove(force=True)
+        daemon(host).volumes.get(name).remove(force=True)
 
 
 def published_host_ports() -> frozenset[int]:
-    """Host ports published by any container on this engine (ours or not)."""
+    """Host ports published by any container on our engines (ours or not)."""
     with translated("list published ports"):
         ports: set[int] = set()
         # Containers of others come and go meanwhile: one that vanished publishes nothing.
-        for container in client().containers.list(all=True, ignore_removed=True):
+        listed = (
+            c
+            for engine in _daemons().values()
+            for c in engine.containers.list(all=True, ignore_removed=True)
+        )
+        for container in listed:
             bindings = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
             for entries in bindings.values():
                 for entry in entries or []:
@@ -508,8 +624,11 @@ def exec_stream(
     """``command``'s stdout in a running container, streamed as it comes (never buffered
     whole); stderr kept apart (its tail only). ``ExecFailed`` once it ends with a non-zero
     status, after the last stdout bytes: consumers must not trust what they got before it."""
-    api = client().api
     with translated(f"exec in {name}"):
+        found = find_container(name)
+        if found is None:
+            raise TemporaryError(f"exec in {name}: no such container")
+        api = found.client.api
         exec_id = api.exec_create(name, command, user=user, environment=environment or {})["Id"]
         output = api.exec_start(exec_id, stream=True, demux=True)
     stderr = bytearray()
@@ -528,5 +647,8 @@ def exec_stream(
 def put_archive_file(name: str, path: str, tar_path: str) -> None:
     """Extract a tar file from this host into a container, streamed from disk."""
     with translated(f"copy into {name}"), open(tar_path, "rb") as f:
-        if not client().api.put_archive(name, path, f):
+        found = find_container(name)
+        if found is None:
+            raise TemporaryError(f"copy into {name}: no such container")
+        if not found.client.api.put_archive(name, path, f):
             raise TemporaryError(f"copy into {name}: refused")

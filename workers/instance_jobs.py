@@ -27,7 +27,17 @@ from controlplane.domain.failures import Cancelled, TemporaryError
 from controlplane.domain.states import InstanceStatus
 from controlplane.services import metric_samples, ports, transitions
 from controlplane.settings import get_settings
-from workers import docker_driver, images, log_jobs, naming, nodes, preemption, proxies, volumes
+from workers import (
+    docker_driver,
+    images,
+    log_jobs,
+    naming,
+    node_placement,
+    nodes,
+    preemption,
+    proxies,
+    volumes,
+)
 from workers.blueprint import (
     Blueprint,
     connection,
@@ -77,6 +87,8 @@ def ensure_node_rows(session: Session, instance: Instance) -> None:
     for name, role in HA_NODES if instance.is_ha_cluster else SINGLE_NODE:
         if name not in existing:  # a new follower starts as a copy of the primary
             instance.nodes.append(Node(name=name, role=role, needs_rebuild=role != "primary"))
+    session.flush()
+    node_placement.place_new_nodes(session, instance)  # (swarm mode only)
     images.pin(instance)
     session.flush()
 

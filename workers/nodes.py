@@ -37,7 +37,9 @@ def volume_mount(bp: Blueprint, node: str) -> str:
     name = naming.volume(bp.instance_id, node)
     if bp.volume_type != "lssd" and get_settings().loop_volumes:
         return str(volumes.ensure(name, bp.volume_size, bp.runtime.uid, bp.runtime.gid))
-    docker_driver.ensure_named_volume(name, naming.labels(bp.instance_id, node=node))
+    docker_driver.ensure_named_volume(
+        name, naming.labels(bp.instance_id, node=node), host=bp.hosts.get(node)
+    )
     return name
 
 
@@ -59,6 +61,7 @@ def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSp
         aliases=[node],
         pids_limit=get_settings().node_pids_limit,
         dns_options=NODE_DNS_OPTIONS,
+        host=bp.hosts.get(node),
     )
 
 
@@ -83,6 +86,7 @@ def _one_shot(
         mounts=spec.mounts,
         restart=False,
         dns_options=spec.dns_options,
+        host=spec.host,
     )
     code, output = docker_driver.run_once(one_shot, command, files, bp.runtime.data_mount)
     if code != 0:
@@ -206,7 +210,7 @@ def copy_volume(bp: Blueprint, node: str, source_type: str) -> None:
     copier = docker_driver.ContainerSpec(
         name=f"{spec.name}-move", image=spec.image, command=[], labels=spec.labels,
         network=spec.network, user=spec.user, restart=False,
-        mounts={source: "/from", target: bp.runtime.data_mount},
+        mounts={source: "/from", target: bp.runtime.data_mount}, host=spec.host,
     )  # fmt: skip
     # Its log files stay behind (collected before the move): a copy would be read again.
     logs = f"{bp.runtime.data_mount}/{bp.runtime.log_dir}"

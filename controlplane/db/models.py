@@ -221,6 +221,8 @@ class Node(Base):
     instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
     name: Mapped[str] = mapped_column(String(16))  # n1, n2, ...
     role: Mapped[str] = mapped_column(String(16))  # primary | standby | replica
+    # The swarm host that holds its volume (workers/swarm_hosts.py); None: the local engine.
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
     # Set when the node's data cannot be trusted (a fenced former main): rebuilt from the primary.
     needs_rebuild: Mapped[bool] = mapped_column(Boolean, default=False)
     # Last replication observation of a follower, as its primary reported it (periodic).

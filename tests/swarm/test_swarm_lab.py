@@ -1,15 +1,13 @@
 """Several Docker hosts (issue 19): the swarm lab, images by recipe hash, placement for real.
 
-One lab for the module (three namespaced dockerd in a swarm, deploy/swarm_lab.py), removed at the
-end even when a test fails; a leftover of a crashed run is removed first. Everything is checked
-through each host's own daemon or over the lab network, not through the manager's view alone.
+The lab is the group's (conftest.py). Everything is checked through each host's own daemon or
+over the lab network, not through the manager's view alone.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
 
 import docker
 import psycopg
@@ -18,11 +16,11 @@ from docker.types import EndpointSpec
 
 from controlplane.domain.placement import Host, Node, Placed, place
 from deploy import swarm_lab
-from workers import image_sync
+from tests.swarm.conftest import IMAGES
+from workers import image_sync, swarm_hosts
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 PREFIX = os.environ.get("DBAAS_TEST_PREFIX", "dbaast")
-IMAGES = ("dbaas/postgresql:15", "dbaas/haproxy:2.6")
 PG_PORT = 15432
 NETWORK = f"{PREFIX}-lab-net"
 # a throwaway server: trust is fine in a lab container that lives for seconds
@@ -33,27 +31,6 @@ PG_COMMAND = [
     " && echo 'host all all 0.0.0.0/0 trust' >> /tmp/pg/pg_hba.conf"
     " && exec postgres -D /tmp/pg -c listen_addresses=*",
 ]
-
-
-@pytest.fixture(scope="module")
-def lab() -> Iterator[swarm_lab.Lab]:
-    if os.geteuid() != 0:
-        pytest.skip("the swarm lab needs root (network namespaces, dockerd)")
-    try:
-        swarm_lab.down(swarm_lab.DEFAULT_DIR)  # a crashed run's leftover
-        started = time.monotonic()
-        built = swarm_lab.up(3, swarm_lab.DEFAULT_DIR)
-        print(f"lab up in {time.monotonic() - started:.1f} s")
-        yield built
-    finally:
-        swarm_lab.down(swarm_lab.DEFAULT_DIR)
-
-
-@pytest.fixture(scope="module")
-def synced(lab: swarm_lab.Lab) -> list[image_sync.Copy]:
-    source = docker.from_env(timeout=300)
-    hosts = {h.name: lab.client(h.name) for h in lab.hosts}
-    return image_sync.sync(source, hosts, IMAGES)
 
 
 def test_three_nodes_ready_with_zones(lab: swarm_lab.Lab) -> None:
@@ -86,19 +63,7 @@ def test_images_reach_every_host_once(lab: swarm_lab.Lab, synced: list[image_syn
 
 
 def _placement_hosts(lab: swarm_lab.Lab) -> list[Host]:
-    hosts = []
-    for node in lab.client("h1").nodes.list():
-        attrs = node.attrs
-        hosts.append(
-            Host(
-                name=attrs["Description"]["Hostname"],
-                zone=attrs["Spec"]["Labels"].get("dbaas.zone"),
-                memory_capacity=attrs["Description"]["Resources"]["MemoryBytes"],
-                memory_used=0,
-                drained=attrs["Spec"]["Availability"] != "active",
-            )
-        )
-    return hosts
+    return swarm_hosts.for_placement(swarm_hosts.hosts(lab.manager_socket), {})
 
 
 def _wait_running(client: docker.DockerClient, service: str) -> docker.models.containers.Container:
