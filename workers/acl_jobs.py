@@ -10,7 +10,6 @@ more.
 from __future__ import annotations
 
 from controlplane.domain.states import InstanceStatus
-from controlplane.settings import get_settings
 from workers import proxies
 from workers.blueprint import lb_proxy, replica_proxies
 from workers.blueprint import load as load_blueprint
@@ -31,7 +30,7 @@ def apply(ctx: OperationContext) -> None:
         ]
     endpoints = replica_proxies(bp)
     for lb_port in lb_ports[:1]:  # one load balancer per instance
-        endpoints.insert(0, lb_proxy(bp, (get_settings().publish_address, lb_port)))
+        endpoints.insert(0, lb_proxy(bp, lb_port))
     for proxy in endpoints:
         check_wanted(ctx.sessions, ctx.resource_id)
         proxies.admit(proxy)

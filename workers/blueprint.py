@@ -42,6 +42,9 @@ class Blueprint:
     is_ha: bool
     roles: dict[str, Role]  # node name -> role, from the node rows
     hosts: dict[str, str | None]  # node name -> its swarm host (None: the local engine)
+    # Swarm mode: node name -> (its host's address, the port published there for us alone)
+    reach: dict[str, tuple[str, int]]
+    lb_host: str | None  # swarm mode: the load balancer's host
     published: dict[str, int]  # node name -> host port of its direct-access endpoint
     tls_cert: str
     tls_key: str
@@ -102,6 +105,12 @@ def load(instance: Instance, sync_mode: str | None = None) -> Blueprint:
             [(n.name, n.role) for n in instance.nodes], sync_mode or instance.sync_mode
         ),
         hosts={n.name: n.host for n in instance.nodes},
+        reach={
+            n.name: (docker_driver.host_address(n.host), n.admin_port)
+            for n in instance.nodes
+            if n.host is not None and n.admin_port is not None
+        },
+        lb_host=instance.load_balancer_host,
         published=_published_ports(instance),
         tls_cert=instance.tls_cert,
         tls_key=secrets.decrypt(instance.tls_key_secret) if instance.tls_key_secret else "",
@@ -123,30 +132,38 @@ def lb_servers(bp: Blueprint) -> dict[str, str]:
     return {node: bp.container(node) for node in [bp.primary, *bp.standbys()]}
 
 
-def lb_proxy(bp: Blueprint, published: tuple[str, int]) -> proxies.Proxy:
+def lb_proxy(bp: Blueprint, port: int) -> proxies.Proxy:
+    """Published on the load balancer's host (swarm mode), else on the publish address."""
+    host = bp.lb_host
+    address = docker_driver.host_address(host) if host else get_settings().publish_address
     return proxies.Proxy(
+        host=host,
         instance_id=bp.instance_id,
         container=naming.lb_container(bp.instance_id),
         servers=lb_servers(bp),
         active=bp.primary,
         engine_port=bp.runtime.port,
-        published=published,
+        published=(address, port),
         role="load_balancer",
         allow=bp.acl,
     )
 
 
 def replica_proxies(bp: Blueprint) -> list[proxies.Proxy]:
-    """The direct-access endpoints of read replicas."""
-    address = get_settings().publish_address
+    """The direct-access endpoints of read replicas, on the replica's host in swarm mode."""
+
+    def address(host: str | None) -> str:
+        return docker_driver.host_address(host) if host else get_settings().publish_address
+
     return [
         proxies.Proxy(
+            host=bp.hosts.get(node),
             instance_id=bp.instance_id,
             container=naming.endpoint_container(bp.instance_id, node),
             servers={node: bp.container(node)},
             active=node,
             engine_port=bp.runtime.port,
-            published=(address, port),
+            published=(address(bp.hosts.get(node)), port),
             role="direct_access",
             allow=bp.acl,  # ACL rules apply to replicas' direct access too
         )
@@ -157,7 +174,15 @@ def replica_proxies(bp: Blueprint) -> list[proxies.Proxy]:
 def through_load_balancer(bp: Blueprint) -> Connection:
     """How the control plane checks the load balancer: from the host, on the instance network,
     where its source address is always admitted (users' ACL rules may exclude the host's
-    address on the edge network, where the published port is)."""
+    address on the edge network, where the published port is). In swarm mode through its
+    published port, from where the control plane is (admitted too: proxies._admitted)."""
+    if bp.lb_host is not None:
+        published = docker_driver.published_address(
+            naming.lb_container(bp.instance_id), bp.runtime.port
+        )
+        if published is None:
+            raise TemporaryError("the load balancer is not running")
+        return Connection(*published, SUPERUSER, bp.superuser_password)
     address = docker_driver.container_ip(
         naming.lb_container(bp.instance_id), naming.network(bp.instance_id)
     )
@@ -167,7 +192,13 @@ def through_load_balancer(bp: Blueprint) -> Connection:
 
 
 def connection(bp: Blueprint, node: str) -> Connection:
-    """The control plane reaches a node directly on its instance network (never published)."""
+    """The control plane reaches a node directly on its instance network (never published);
+    in swarm mode at its host's address, on the port published there for the control plane."""
+    if node in bp.reach:
+        if docker_driver.container_state(bp.container(node)) != "running":
+            raise TemporaryError(f"node {node} is not running")
+        host_address, port = bp.reach[node]
+        return Connection(host_address, port, SUPERUSER, bp.superuser_password)
     address = docker_driver.container_ip(bp.container(node), naming.network(bp.instance_id))
     if address is None:
         raise TemporaryError(f"node {node} is not running")

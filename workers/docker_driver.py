@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import socket
 import tarfile
 import time
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from docker.models.containers import Container
 from agents.base import FileSpec
 from controlplane.domain.failures import PermanentError, TemporaryError
 from controlplane.settings import get_settings
-from workers import locks, naming, swarm_hosts
+from workers import image_sync, locks, naming, swarm_hosts
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ def client() -> docker.DockerClient:
 # every use). Container objects carry their daemon: their methods go to the right host.
 HOSTS_TTL_SECONDS = 10.0
 _seen_on: dict[str, str] = {}
-_hosts_read: list[tuple[float, dict[str, str]]] = []
+_hosts_read: list[tuple[float, dict[str, swarm_hosts.SwarmHost]]] = []
 
 
 def forget_hosts() -> None:
@@ -103,18 +104,26 @@ def _daemon_at(url: str) -> docker.DockerClient:
     return docker.DockerClient(base_url=url, timeout=120)
 
 
-def host_urls() -> dict[str, str]:
-    """Host name -> its daemon's URL, for every swarm host labelled with one (re-read from
-    the manager at most every HOSTS_TTL_SECONDS)."""
+def _swarm_hosts() -> dict[str, swarm_hosts.SwarmHost]:
+    """The swarm's hosts by name (re-read from the manager at most every HOSTS_TTL_SECONDS)."""
     now = time.monotonic()
     if not _hosts_read or now - _hosts_read[0][0] > HOSTS_TTL_SECONDS:
-        urls = {
-            h.name: h.docker_url
-            for h in swarm_hosts.hosts(get_settings().swarm_manager)
-            if h.docker_url is not None
-        }
-        _hosts_read[:] = [(now, urls)]
+        hosts = {h.name: h for h in swarm_hosts.hosts(get_settings().swarm_manager)}
+        _hosts_read[:] = [(now, hosts)]
     return _hosts_read[0][1]
+
+
+def host_urls() -> dict[str, str]:
+    """Host name -> its daemon's URL, for every swarm host labelled with one."""
+    return {name: h.docker_url for name, h in _swarm_hosts().items() if h.docker_url}
+
+
+def host_address(host: str) -> str:
+    """Where a swarm host's published ports are reached."""
+    found = _swarm_hosts().get(host)
+    if found is None or not found.address:
+        raise TemporaryError(f"host {host} is not in the swarm")
+    return found.address
 
 
 def daemon(host: str | None) -> docker.DockerClient:
@@ -125,6 +134,15 @@ def daemon(host: str | None) -> docker.DockerClient:
     if url is None:
         raise TemporaryError(f"host {host} is not in the swarm (or has no dbaas.docker label)")
     return _daemon_at(url)
+
+
+def copy_images(tags: list[str], hosts: set[str]) -> None:
+    """Swarm mode: ``hosts`` hold these images, copied from the local engine where missing
+    (one inspect per host and image when they are there)."""
+    if not swarm_mode() or not hosts:
+        return
+    with translated(f"copy images to {', '.join(sorted(hosts))}"):
+        image_sync.sync(client(), {host: daemon(host) for host in hosts}, tags)
 
 
 def _daemons() -> dict[str | None, docker.DockerClient]:
@@ -186,19 +204,31 @@ def _network_engine() -> docker.DockerClient:
 
 
 def ensure_network(
-    name: str, labels: dict[str, str], internal: bool = False, bridge: str | None = None
+    name: str,
+    labels: dict[str, str],
+    internal: bool = False,
+    bridge: str | None = None,
+    *,
+    host: str | None = None,
+    masquerade: bool = True,
 ) -> None:
     """A bridge network; ``internal`` ones have no route out of their subnet, and ``bridge``
-    names the host interface (firewall rules match it). In swarm mode an attachable overlay
-    network, which containers on every host join."""
-    overlay = swarm_mode()
-    options = {"com.docker.network.bridge.name": bridge} if bridge and not overlay else None
+    names the host interface (firewall rules match it); without ``masquerade`` nothing leaves
+    the host under its address. In swarm mode an attachable overlay network, which containers
+    on every host join, unless ``host`` asks for a bridge of that host's own."""
+    overlay = swarm_mode() and host is None
+    options: dict[str, str] = {}
+    if bridge and not overlay:
+        options["com.docker.network.bridge.name"] = bridge
+    if not masquerade:
+        options["com.docker.network.bridge.enable_ip_masquerade"] = "false"
     # Docker lets two creators make two networks of one name (later uses fail as ambiguous):
     # creators take turns, on this host and across workers.
-    with translated(f"create network {name}"), locks.holding("network", name, wait=30) as held:
+    key = f"{host}/{name}" if host else name
+    with translated(f"create network {name}"), locks.holding("network", key, wait=30) as held:
         if held is None:
             raise TemporaryError(f"network {name} is being created by another job", delay=2)
-        engine = _network_engine()
+        engine = daemon(host) if host else _network_engine()
         existing = [n for n in engine.networks.list(names=[name]) if n.name == name]
         if len(existing) > 1:
             _drop_duplicates(existing)
@@ -210,7 +240,7 @@ def ensure_network(
             attachable=overlay or None,
             labels=labels,
             internal=internal,
-            options=options,
+            options=options or None,
             check_duplicate=True,
         )
 
@@ -549,6 +579,25 @@ def container_ip(name: str, network: str) -> str | None:
     networks = container.attrs.get("NetworkSettings", {}).get("Networks", {})
     address = (networks.get(network) or {}).get("IPAddress")
     return str(address) if address else None
+
+
+def source_address(destination: str) -> str:
+    """This machine's address on the route to ``destination`` (no packet is sent)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect((destination, 9))
+        return str(probe.getsockname()[0])
+
+
+def published_address(name: str, port: int) -> tuple[str, int] | None:
+    """Where a running container's ``port``/tcp is published (None: not running or not)."""
+    container = find_container(name)
+    if container is None or container.status != "running":
+        return None
+    bindings = (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).get(f"{port}/tcp")
+    for binding in bindings or []:
+        if str(binding.get("HostPort", "")).isdigit():
+            return str(binding.get("HostIp") or "127.0.0.1"), int(binding["HostPort"])
+    return None
 
 
 def fence(name: str) -> None:

@@ -1,7 +1,7 @@
 """Engine images reach every Docker host without a registry (issue 19).
 
 The source daemon (where deploy/images/build.sh ran) holds our images, each labelled with its
-recipe hash (workers/images.py ``RECIPE_LABEL``). A host lacking an image with the same tag *and*
+recipe hash (workers/naming.py ``RECIPE_LABEL``). A host lacking an image with the same tag *and*
 the same recipe hash gets it by ``docker save | docker load``, streamed chunk by chunk from one
 daemon to the other (never the whole image in memory or on disk); a host already holding it costs
 one inspect. Nothing ever pulls from a public registry.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import docker
 from docker.errors import ImageNotFound
 
-from workers.images import RECIPE_LABEL
+from workers.naming import RECIPE_LABEL
 
 log = logging.getLogger(__name__)
 OUR_PREFIX = "dbaas/"

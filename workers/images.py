@@ -24,7 +24,7 @@ from controlplane.domain.maintenance import Image
 from workers import docker_driver, naming
 
 log = logging.getLogger(__name__)
-RECIPE_LABEL = "dbaas.recipe_hash"
+RECIPE_LABEL = naming.RECIPE_LABEL
 
 
 def newest(session: Session, version: EngineVersion) -> Image | None:

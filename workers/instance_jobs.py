@@ -140,6 +140,8 @@ def converge_instance(
         bp = load_blueprint(instance)
 
     nodes.ensure_instance_network(bp.instance_id)
+    hosts = {h for h in [*bp.hosts.values(), bp.lb_host] if h is not None}
+    docker_driver.copy_images([bp.version.image, proxies.PROXY_IMAGE], hosts)
     watch.lap("network")
     check_wanted(sessions, instance_id)
 
@@ -213,12 +215,18 @@ def _set_up_primary(
 def _ensure_load_balancer(bp: Blueprint, port: int | None, primary_started: Event) -> None:
     if port is None:
         return
-    proxies.ensure(lb_proxy(bp, (get_settings().publish_address, port)))
+    proxies.ensure(lb_proxy(bp, port))
     primary_started.wait()
-    with suppress(TemporaryError):  # the node did not start: nothing to learn
-        primary = connection(bp, bp.primary)
-        proxies.learn_address(naming.lb_container(bp.instance_id), bp.primary, primary.host,
-                              primary.port)  # fmt: skip
+    address = None
+    # its address on the instance network, where the load balancer reaches it
+    with suppress(TemporaryError):  # (a host that did not answer: resolution finds it)
+        address = docker_driver.container_ip(
+            bp.container(bp.primary), naming.network(bp.instance_id)
+        )
+    if address is not None:  # (None: the node did not start, nothing to learn)
+        proxies.learn_address(
+            naming.lb_container(bp.instance_id), bp.primary, address, bp.runtime.port
+        )
 
 
 def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild: set[str]) -> None:
@@ -340,12 +348,17 @@ def endpoint_port(session: Session, owner_id: str, purpose: str) -> int:
     )
 
 
+def _advertised(instance: Instance) -> str:
+    """The endpoint's address: its host's in swarm mode."""
+    if instance.load_balancer_host is not None:
+        return docker_driver.host_address(instance.load_balancer_host)
+    return get_settings().advertise_address
+
+
 def _ensure_lb_endpoint(instance: Instance, port: int) -> None:
     if any(e.kind == "load_balancer" for e in instance.endpoints):
         return
-    instance.endpoints.append(
-        Endpoint(kind="load_balancer", ip=get_settings().advertise_address, port=port)
-    )
+    instance.endpoints.append(Endpoint(kind="load_balancer", ip=_advertised(instance), port=port))
 
 
 def refresh_configuration(ctx: OperationContext) -> None:

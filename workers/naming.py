@@ -7,6 +7,8 @@ import hashlib
 from controlplane.settings import get_settings
 
 LABEL_PREFIX = "dbaas"
+# On our images: the hash of the recipe they were built from (deploy/images).
+RECIPE_LABEL = "dbaas.recipe_hash"
 
 
 def prefix() -> str:
@@ -42,6 +44,16 @@ def network_bridge(instance_id: str) -> str:
 def edge_network() -> str:
     """Where proxies publish their ports: the one network of ours with a route out."""
     return f"{prefix()}-edge"
+
+
+def admin_network() -> str:
+    """Swarm mode: the bridge of each host where nodes publish their port to the control plane
+    (no masquerade: nothing leaves through it)."""
+    return f"{prefix()}-admin"
+
+
+def admin_labels() -> dict[str, str]:
+    return {f"{LABEL_PREFIX}.owner": prefix(), f"{LABEL_PREFIX}.role": "admin"}
 
 
 def edge_labels() -> dict[str, str]:

@@ -13,9 +13,9 @@ from controlplane.catalog import find_node_type, load_catalog
 from controlplane.db.models import Instance, Node
 from controlplane.domain import placement
 from controlplane.domain.failures import PermanentError
-from controlplane.services import capacity
+from controlplane.services import capacity, ports
 from controlplane.settings import get_settings
-from workers import swarm_hosts
+from workers import docker_driver, swarm_hosts
 
 
 def node_memory(node_type_name: str) -> int:
@@ -39,18 +39,33 @@ def memory_used(session: Session) -> dict[str, int]:
 
 
 def place_new_nodes(session: Session, instance: Instance) -> None:
-    """Nothing in single-host mode. Under the admission lock (two jobs placing at once see each
-    other's nodes); an instance that fits nowhere fails with ``out_of_stock``'s reason."""
-    manager = get_settings().swarm_manager
-    if not manager or all(n.host is not None for n in instance.nodes):
+    """Nothing in single-host mode. Each node gets a host and the port the control plane
+    reaches it on there, the instance a host for its load balancer. Under the admission lock
+    (two jobs placing at once see each other's nodes); an instance that fits nowhere fails
+    with ``out_of_stock``'s reason."""
+    settings = get_settings()
+    if not settings.swarm_manager:
+        return
+    unplaced = [n for n in instance.nodes if n.host is None or n.admin_port is None]
+    if not unplaced and instance.load_balancer_host is not None:
         return
     capacity.lock(session)
     memory = node_memory(instance.node_type)
-    hosts = swarm_hosts.for_placement(swarm_hosts.hosts(manager), memory_used(session))
+    hosts = swarm_hosts.for_placement(
+        swarm_hosts.hosts(settings.swarm_manager), memory_used(session)
+    )
     wanted = [placement.Node(n.name, n.role, memory, n.host) for n in instance.nodes]  # type: ignore[arg-type]
     result = placement.place(hosts, wanted)
     if isinstance(result, placement.Refused):
         raise PermanentError(f"{result.reason}: {result.message}")
+    taken = docker_driver.published_host_ports()
     for node in instance.nodes:
         node.host = result.hosts[node.name]
+        node.admin_port = ports.allocate(
+            session, instance.id, f"admin:{node.name}", settings.admin_port_min,
+            settings.admin_port_max, address=None, taken=taken,
+        )  # fmt: skip
+    if instance.load_balancer_host is None:
+        primary = next(n.name for n in instance.nodes if n.role == "primary")
+        instance.load_balancer_host = placement.balancer_host(hosts, result.hosts, primary)
     session.flush()

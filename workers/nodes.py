@@ -43,9 +43,21 @@ def volume_mount(bp: Blueprint, node: str) -> str:
     return name
 
 
+def ensure_admin_network(bp: Blueprint, node: str) -> None:
+    """Swarm mode: the bridge of the node's host its control-plane port is published on."""
+    host = bp.hosts.get(node)
+    if host is not None and node in bp.reach:
+        docker_driver.ensure_network(
+            naming.admin_network(), naming.admin_labels(), host=host, masquerade=False
+        )
+
+
 def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSpec:
-    """Nodes publish nothing: users reach them through proxies (workers/proxies.py)."""
+    """Nodes publish nothing users reach: users go through proxies (workers/proxies.py). In
+    swarm mode a node publishes its port at its host's address for the control plane, on the
+    host's admin network (ensure_admin_network)."""
     limits = topology.node_limits(bp.node_type)
+    reach = bp.reach.get(node)
     return docker_driver.ContainerSpec(
         name=bp.container(node),
         image=bp.image,
@@ -62,6 +74,8 @@ def node_spec(bp: Blueprint, node: str, mount: str) -> docker_driver.ContainerSp
         pids_limit=get_settings().node_pids_limit,
         dns_options=NODE_DNS_OPTIONS,
         host=bp.hosts.get(node),
+        ports={f"{bp.runtime.port}/tcp": reach} if reach else {},
+        extra_networks=[naming.admin_network()] if reach else [],
     )
 
 
@@ -115,6 +129,7 @@ def ensure_primary(
     ``on_started`` once the container runs."""
     mount = volume_mount(bp, node)
     lap("volume")
+    ensure_admin_network(bp, node)
     spec = node_spec(bp, node, mount)
     existing = docker_driver.mount_sources(spec.name)
     if existing and mount not in existing:
@@ -168,6 +183,7 @@ def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:
     """A standby/replica following the primary; its data is a fresh copy when ``rebuild``,
     else what its volume holds (a missing container is re-created on it)."""
     role = bp.roles[node]
+    ensure_admin_network(bp, node)
     spec = node_spec(bp, node, volume_mount(bp, node))
     if not rebuild:
         bp.agent.prepare_follower(connection(bp, bp.primary), role)

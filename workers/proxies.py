@@ -62,6 +62,7 @@ class Proxy:
     published: tuple[str, int]  # (host address, host port)
     role: str  # load_balancer | direct_access
     allow: tuple[str, ...]  # the instance's ACL rules (networks in CIDR form)
+    host: str | None = None  # swarm mode: the host that runs it
 
 
 def render_config(servers: dict[str, str], active: str, engine_port: int) -> str:
@@ -134,6 +135,7 @@ def spec(proxy: Proxy) -> docker_driver.ContainerSpec:
         mem_bytes=128 * 1024 * 1024,
         stop_signal="SIGUSR1",
         pids_limit=get_settings().proxy_pids_limit,
+        host=proxy.host,
     )
 
 
@@ -149,8 +151,9 @@ def _ensure_admin_dir(container: str) -> None:
     os.chmod(path, 0o700)
 
 
-def ensure_edge_network() -> None:
-    docker_driver.ensure_network(naming.edge_network(), naming.edge_labels())
+def ensure_edge_network(host: str | None = None) -> None:
+    """The local engine's, or a swarm host's own (a bridge: ports are published on it)."""
+    docker_driver.ensure_network(naming.edge_network(), naming.edge_labels(), host=host)
 
 
 def ensure(proxy: Proxy) -> None:
@@ -161,7 +164,7 @@ def ensure(proxy: Proxy) -> None:
     if existing is not None:
         point_to(proxy.container, proxy.servers, proxy.active, proxy.engine_port)
         _admit_existing(existing, proxy, networks)
-    ensure_edge_network()
+    ensure_edge_network(proxy.host)
     _ensure_admin_dir(proxy.container)
     files = {
         **_config_file(proxy.servers, proxy.active, proxy.engine_port),
@@ -198,7 +201,10 @@ def _allow_file(networks: list[str]) -> dict[str, FileSpec]:
 
 def _admitted(proxy: Proxy) -> list[str]:
     """The rules, and the host's own address on the instance network: the control plane
-    checks endpoints from there (``blueprint.through_load_balancer``)."""
+    checks endpoints from there (``blueprint.through_load_balancer``); in swarm mode the
+    control plane's address toward the proxy's host, where it checks them from."""
+    if proxy.host is not None:
+        return proxy_acl.admitted(proxy.allow, docker_driver.source_address(proxy.published[0]))
     network = naming.network(proxy.instance_id)
     gateway = docker_driver.network_gateway(network)
     if gateway is None:

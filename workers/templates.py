@@ -83,7 +83,8 @@ def _build(bp: Blueprint, spec: docker_driver.ContainerSpec, home: Path) -> None
         password = secrets.token_urlsafe(32)
         files = bp.agent.init_files(bp.version.version, password, bp.init_options)
         one_shot = replace(spec, name=f"{spec.name}-template", command=[], restart=False,
-                           mounts={str(volume): bp.runtime.data_mount}, aliases=[])  # fmt: skip
+                           mounts={str(volume): bp.runtime.data_mount}, aliases=[],
+                           ports={}, extra_networks=[])  # fmt: skip
         code, output = docker_driver.run_once(
             one_shot, bp.runtime.init_command, files, bp.runtime.data_mount
         )

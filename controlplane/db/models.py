@@ -137,6 +137,8 @@ class Instance(Base):
     # The image its nodes run (a Docker image id), pinned until a maintenance moves it to a
     # newer build of the same tag; NULL until a worker first pins it.
     image_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # Swarm mode: the host of the load balancer (its endpoint's address); None: the local engine.
+    load_balancer_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
@@ -223,6 +225,8 @@ class Node(Base):
     role: Mapped[str] = mapped_column(String(16))  # primary | standby | replica
     # The swarm host that holds its volume (workers/swarm_hosts.py); None: the local engine.
     host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    # Swarm mode: the port its host publishes the engine on for the control plane alone.
+    admin_port: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Set when the node's data cannot be trusted (a fenced former main): rebuilt from the primary.
     needs_rebuild: Mapped[bool] = mapped_column(Boolean, default=False)
     # Last replication observation of a follower, as its primary reported it (periodic).

@@ -193,3 +193,19 @@ def _with_role(n: Node, standby: Node, primary: Node) -> Node:
     if n.name == primary.name:
         return replace(n, role="standby")
     return n
+
+
+def balancer_host(hosts: Sequence[Host], placed: dict[str, str], primary: str) -> str | None:
+    """Where an instance's load balancer goes: the endpoint must outlive the main node's host,
+    so a host without the main node, best without any node of the instance (losing it then
+    costs the endpoint only), the least loaded; the main's own host only when it is the one.
+    None: no host at all."""
+    main = placed.get(primary)
+    nodes_on = set(placed.values())
+
+    def rank(h: Host) -> tuple[bool, bool, float, str]:
+        load = h.memory_used / h.memory_capacity if h.memory_capacity else 1.0
+        return (h.name == main, h.name in nodes_on, load, h.name)
+
+    eligible = [h for h in hosts if not h.drained]
+    return min(eligible, key=rank).name if eligible else None

@@ -27,11 +27,12 @@ def allocate(
     purpose: str,
     low: int,
     high: int,
-    address: str,
+    address: str | None,
     taken: frozenset[int] = frozenset(),
 ) -> int:
     """The port already held by (owner, purpose), or the lowest free one in [low, high]:
-    not recorded, not in ``taken`` (e.g. what Docker publishes for anyone), bindable here."""
+    not recorded, not in ``taken`` (e.g. what Docker publishes for anyone), bindable here
+    (``address`` None: on another machine, where ``taken`` is all there is to know)."""
     held = session.scalar(
         select(PortAllocation.port).where(
             PortAllocation.owner_id == owner_id, PortAllocation.purpose == purpose
@@ -45,7 +46,9 @@ def allocate(
         ).all()
     )
     for port in range(low, high + 1):
-        if port in used or port in taken or not _free_on_host(address, port):
+        if port in used or port in taken:
+            continue
+        if address is not None and not _free_on_host(address, port):
             continue
         try:
             with session.begin_nested():

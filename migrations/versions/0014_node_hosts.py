@@ -21,9 +21,16 @@ def upgrade() -> None:
     with op.batch_alter_table("nodes") as batch:
         batch.add_column(sa.Column("host", sa.String(length=255), nullable=True))
         batch.create_index("ix_nodes_host", ["host"])
+        # the host port the control plane reaches the node on, at its host's address
+        batch.add_column(sa.Column("admin_port", sa.Integer(), nullable=True))
+    with op.batch_alter_table("instances") as batch:
+        batch.add_column(sa.Column("load_balancer_host", sa.String(length=255), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("instances") as batch:
+        batch.drop_column("load_balancer_host")
     with op.batch_alter_table("nodes") as batch:
+        batch.drop_column("admin_port")
         batch.drop_index("ix_nodes_host")
         batch.drop_column("host")

@@ -1,0 +1,238 @@
+"""Instances across several Docker hosts (issue 19), end to end: a control plane in swarm mode
+(its own API, worker and store, on the lab's manager) makes an HA instance through the official
+SDK; its main node, standby and load balancer run on three different hosts, which each host's
+own daemon shows; writes go through the endpoint at the load balancer's host address; deleting
+the instance leaves nothing on any host."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from scaleway import Client, WaitForOptions
+from scaleway.rdb.v1 import RdbV1API
+from sqlalchemy.orm import Session, sessionmaker
+
+from agents.base import SUPERUSER
+from controlplane import secrets
+from controlplane.db.models import Instance
+from controlplane.services import tenancy
+from deploy import swarm_lab
+from tests.e2e.clients import CLIENTS
+from tests.support import processes
+from tests.support.stores import fresh_sqlite, migrated
+from tests.support.writeloop import WriteLoop
+from workers import image_sync
+
+pytestmark = [pytest.mark.docker, pytest.mark.swarm]
+PREFIX = f"{os.environ.get('DBAAS_TEST_PREFIX', 'dbaast')}sw"
+PASSWORD = "Sw4rm-Admin!pw"
+WAIT = WaitForOptions(timeout=300, min_delay=1, max_delay=2)
+PG = CLIENTS["postgresql"]
+
+
+def _redis_url() -> str:
+    """The session's Redis, another database (this control plane's queue and locks)."""
+    base, _, db = os.environ["REDIS_URL"].rpartition("/")
+    return f"{base}/{(int(db) + 15) % 16}"
+
+
+@dataclass(frozen=True)
+class SwarmControlPlane:
+    rdb: RdbV1API
+    sessions: sessionmaker[Session]  # its store
+
+
+@pytest.fixture(scope="module")
+def swarm(
+    lab: swarm_lab.Lab, synced: list[image_sync.Copy], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SwarmControlPlane]:
+    """A second control plane, in swarm mode: API, worker, HA monitor, a store of its own."""
+    url = fresh_sqlite(Path(tmp_path_factory.mktemp("swarm-store")))
+    sessions = migrated(url)
+    with sessions() as session:
+        org = tenancy.create_organization(session, "swarm")
+        project = tenancy.create_project(session, org.id, "default")
+        key = tenancy.issue_api_key(session, org.id, "swarm tests")
+        session.commit()
+    env = {
+        "DATABASE_URL": url,
+        "REDIS_URL": _redis_url(),
+        "DBAAS_SWARM_MANAGER": lab.manager_socket,
+        "DBAAS_RESOURCE_PREFIX": PREFIX,
+        "DBAAS_QUEUE_NAME": f"{PREFIX}-queue",
+    }
+    worker_argv = [str(processes.BIN / "celery"), "-A", "workers.app", "worker", "--loglevel",
+                   "INFO", "--concurrency", "4", "--pool", "threads", "-n", "swarm@%h"]  # fmt: skip
+    with (
+        processes.running(processes.api(env, "swarm-api")) as api,
+        processes.running(processes.Service("swarm-worker", worker_argv, env)),
+        processes.running(
+            processes.Service("swarm-monitor", [str(processes.BIN / "dbaas"), "monitor"], env)
+        ),
+    ):
+        client = Client(
+            access_key=key.access_key,
+            secret_key=key.secret_key,
+            api_url=processes.url_of(api),
+            default_region="fr-par",
+            default_project_id=project.id,
+        )
+        yield SwarmControlPlane(RdbV1API(client), sessions)
+
+
+def _where(lab: swarm_lab.Lab, instance_id: str) -> dict[str, str]:
+    """Container name -> the host whose own daemon runs it."""
+    label = {"label": [f"dbaas.instance={instance_id}"]}
+    return {
+        c.name: host.name
+        for host in lab.hosts
+        for c in lab.client(host.name).containers.list(all=True, filters=label)
+    }
+
+
+def _roles(swarm: SwarmControlPlane, instance_id: str) -> dict[str, str]:
+    """Role -> node name, as the store says once the instance is ready and HA again."""
+    deadline = time.monotonic() + 240
+    while True:
+        with swarm.sessions() as session:
+            row = session.get(Instance, instance_id)
+            assert row is not None
+            if row.status == "ready" and row.sync_mode == "sync":
+                return {n.role: n.name for n in row.nodes}
+        assert time.monotonic() < deadline, "the instance never became HA again"
+        time.sleep(0.5)
+
+
+def _sync_standbys(lab: swarm_lab.Lab, swarm: SwarmControlPlane, instance_id: str) -> list[str]:
+    """What the main node itself reports, asked as the control plane asks it: at its host's
+    address, on the port published there for the control plane, as the engine superuser."""
+    with swarm.sessions() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None
+        main = next(n for n in row.nodes if n.role == "primary")
+        password = secrets.decrypt(row.superuser_secret)
+    address = next(h.address for h in lab.hosts if h.name == main.host)
+    query = "select application_name || ':' || sync_state from pg_stat_replication"
+    with psycopg.connect(
+        host=address, port=main.admin_port, user=SUPERUSER, password=password,
+        dbname="postgres", connect_timeout=5,
+    ) as conn:  # fmt: skip
+        return sorted(str(r[0]) for r in conn.execute(query).fetchall())
+
+
+@pytest.fixture(scope="module")
+def ha_instance(lab: swarm_lab.Lab, swarm: SwarmControlPlane) -> Iterator[str]:
+    created = swarm.rdb.create_instance(
+        engine=PG.engine,
+        user_name="swarm_admin",
+        password=PASSWORD,
+        node_type="db-dev-s",
+        is_ha_cluster=True,
+        name="across-hosts",
+        volume_type="lssd",
+        volume_size=5_000_000_000,
+        disable_backup=True,
+        backup_same_region=False,
+    )
+    try:
+        yield created.id
+    finally:
+        swarm.rdb.delete_instance(instance_id=created.id)
+        _wait_gone(lab, created.id)
+
+
+def _wait_gone(lab: swarm_lab.Lab, instance_id: str, timeout: float = 120) -> None:
+    """Nothing of the instance on any host, its overlay network gone from the swarm."""
+    deadline = time.monotonic() + timeout
+    while _where(lab, instance_id):
+        assert time.monotonic() < deadline, _where(lab, instance_id)
+        time.sleep(1)
+    overlay = f"{PREFIX}-{instance_id}"
+    while lab.client("h1").networks.list(names=[overlay]):
+        assert time.monotonic() < deadline, "the instance network stayed"
+        time.sleep(1)
+
+
+def _container(instance_id: str, node: str) -> str:
+    return f"{PREFIX}-{instance_id}-{node}"
+
+
+def test_ha_instance_spans_three_hosts(
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str
+) -> None:
+    instance = swarm.rdb.wait_for_instance(instance_id=ha_instance, options=WAIT)
+    assert instance.status == "ready", instance
+    roles = _roles(swarm, ha_instance)
+    where = _where(lab, ha_instance)
+    main = where[_container(ha_instance, roles["primary"])]
+    standby = where[_container(ha_instance, roles["standby"])]
+    balancer = where[_container(ha_instance, "lb")]
+    assert len({main, standby, balancer}) == 3, where
+    zones = {h.name: h.zone for h in lab.hosts}
+    assert zones[main] != zones[standby]
+    assert _sync_standbys(lab, swarm, ha_instance) == [f"{roles['standby']}:sync"]
+    endpoint = instance.endpoints[0]
+    assert endpoint.ip == next(h.address for h in lab.hosts if h.name == balancer)
+    conn = PG.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
+    PG.create_probe_table(conn)
+    PG.close_quietly(conn)
+
+
+def test_main_host_cut_off_standby_takes_over(
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str
+) -> None:
+    """The main node's host loses its link: writes resume through the same endpoint on the
+    standby's host, every acknowledged commit is there; once the link is back the old main
+    node is rebuilt on its host as the new standby, synchronous again."""
+    instance = swarm.rdb.wait_for_instance(instance_id=ha_instance, options=WAIT)
+    roles = _roles(swarm, ha_instance)
+    where = _where(lab, ha_instance)
+    old_main, old_standby = roles["primary"], roles["standby"]
+    cut = where[_container(ha_instance, old_main)]
+    endpoint = instance.endpoints[0]
+    loop = WriteLoop(PG, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=1000)
+    writer = threading.Thread(target=loop.run, daemon=True)
+    writer.start()
+    try:
+        loop.wait_for_progress(after=20, timeout=30)
+        before = len(loop.acknowledged)
+        swarm_lab.partition(cut)
+        try:
+            cut_at = time.monotonic()
+            loop.wait_for_progress(after=before + 5, timeout=60)
+            resumed = next(t for t in loop.acknowledged_at[before:] if t > cut_at) - cut_at
+            print(f"writes resumed {resumed:.1f} s after the main node's host was cut off")
+            # the old main node acknowledged nothing once cut off: the ids after it are all
+            # the new main node's, in order, with no gap the client did not see
+            assert _roles_now(swarm, ha_instance)["primary"] == old_standby
+        finally:
+            swarm_lab.partition(cut, heal=True)
+        after_heal = len(loop.acknowledged)
+        loop.wait_for_progress(after=after_heal + 20, timeout=60)
+    finally:
+        loop.stop.set()
+        writer.join(10)
+    roles = _roles(swarm, ha_instance)
+    assert roles == {"primary": old_standby, "standby": old_main}
+    where = _where(lab, ha_instance)
+    assert where[_container(ha_instance, old_main)] == cut  # rebuilt where its volume is
+    assert _sync_standbys(lab, swarm, ha_instance) == [f"{old_main}:sync"]
+    conn = PG.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
+    try:
+        assert set(loop.acknowledged) <= PG.probe_ids(conn)
+    finally:
+        PG.close_quietly(conn)
+
+
+def _roles_now(swarm: SwarmControlPlane, instance_id: str) -> dict[str, str]:
+    with swarm.sessions() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None
+        return {n.role: n.name for n in row.nodes}
