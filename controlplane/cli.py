@@ -171,6 +171,35 @@ def _quota_report(organization_id: str) -> dict[str, object]:
     }  # fmt: skip
 
 
+def drain_host(args: argparse.Namespace) -> int:
+    """Swarm mode: every node and load balancer leaves HOST (workers/drain.py); with --wait,
+    until every job ended (each instance's time printed)."""
+    from workers import drain
+
+    started = drain.start(args.host)
+    report: dict[str, object] = {"host": args.host, "jobs": started.jobs, "left": started.left}
+    complete = True
+    if args.wait:
+        ended = drain.wait(started)
+        report["ended"] = {k: {"status": s, "seconds": round(t, 1)} for k, (s, t) in ended.items()}
+        complete = len(ended) == len(started.jobs) and all(
+            status == "succeeded" for status, _ in ended.values()
+        )
+    print(json.dumps(report, indent=2))
+    return 0 if complete else 1
+
+
+def activate_host(args: argparse.Namespace) -> int:
+    """Swarm mode: HOST takes new nodes again (after ``drain-host``)."""
+    from workers import swarm_hosts
+
+    manager = get_settings().swarm_manager
+    if not manager:
+        raise ValueError("single-host mode (DBAAS_SWARM_MANAGER unset)")
+    swarm_hosts.set_availability(manager, args.host, "active")
+    return 0
+
+
 def monitor(_args: argparse.Namespace) -> int:
     from workers.monitor import main as run_monitor
 
@@ -223,6 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int)
     p.set_defaults(func=serve_api)
     sub.add_parser("init-key", help="create the encryption key file").set_defaults(func=init_key)
+    p = sub.add_parser("drain-host", help="swarm mode: move every node off a host")
+    p.add_argument("host")
+    p.add_argument("--wait", action="store_true", help="until every instance has moved")
+    p.set_defaults(func=drain_host)
+    p = sub.add_parser("activate-host", help="swarm mode: a drained host takes nodes again")
+    p.add_argument("host")
+    p.set_defaults(func=activate_host)
     p = sub.add_parser("rotate-key", help="re-encrypt every secret under a new key")
     p.add_argument("--grace-seconds", type=float, default=5.0)
     p.set_defaults(func=rotate_key)

@@ -89,3 +89,16 @@ def hosts(manager_url: str) -> list[SwarmHost]:
     except (docker.errors.DockerException, requests.RequestException) as exc:
         raise TemporaryError(f"the swarm manager {manager_url} did not answer: {exc}") from exc
     return sorted((describe(n.attrs) for n in nodes), key=lambda h: h.name)
+
+
+def set_availability(manager_url: str, host: str, availability: str) -> None:
+    """``drain``: the swarm (and our placement) puts nothing new there; ``active``: again."""
+    client = docker.DockerClient(base_url=manager_url, timeout=10)
+    try:
+        found = [n for n in client.nodes.list() if describe(n.attrs).name == host]
+        if not found:
+            raise ValueError(f"no host {host} in the swarm")
+        spec = found[0].attrs["Spec"]
+        found[0].update({**spec, "Availability": availability})
+    finally:
+        client.close()

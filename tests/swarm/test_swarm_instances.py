@@ -7,6 +7,7 @@ the instance leaves nothing on any host."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +48,7 @@ def _redis_url() -> str:
 class SwarmControlPlane:
     rdb: RdbV1API
     sessions: sessionmaker[Session]  # its store
+    env: dict[str, str]  # what its processes run with
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +86,7 @@ def swarm(
             default_region="fr-par",
             default_project_id=project.id,
         )
-        yield SwarmControlPlane(RdbV1API(client), sessions)
+        yield SwarmControlPlane(RdbV1API(client), sessions, env)
 
 
 def _where(lab: swarm_lab.Lab, instance_id: str) -> dict[str, str]:
@@ -236,3 +238,50 @@ def _roles_now(swarm: SwarmControlPlane, instance_id: str) -> dict[str, str]:
         row = session.get(Instance, instance_id)
         assert row is not None
         return {n.role: n.name for n in row.nodes}
+
+
+def test_drain_main_host_moves_everything_losing_nothing(
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str
+) -> None:
+    """``dbaas drain-host`` on the main node's host while a client writes: the main node
+    hands over by a switchover and is rebuilt elsewhere; nothing of the instance stays there;
+    every acknowledged commit is kept."""
+    instance = swarm.rdb.wait_for_instance(instance_id=ha_instance, options=WAIT)
+    roles = _roles(swarm, ha_instance)
+    drained = _where(lab, ha_instance)[_container(ha_instance, roles["primary"])]
+    endpoint = instance.endpoints[0]
+    loop = WriteLoop(PG, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=10**6)
+    writer = threading.Thread(target=loop.run, daemon=True)
+    writer.start()
+    try:
+        loop.wait_for_progress(after=20, timeout=30)
+        done = subprocess.run(
+            [str(processes.BIN / "dbaas"), "drain-host", drained, "--wait"],
+            env={**os.environ, **swarm.env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        print(done.stdout)
+        assert done.returncode == 0, done.stdout + done.stderr
+        after = len(loop.acknowledged)
+        loop.wait_for_progress(after=after + 20, timeout=60)
+    finally:
+        loop.stop.set()
+        writer.join(10)
+        subprocess.run(
+            [str(processes.BIN / "dbaas"), "activate-host", drained],
+            env={**os.environ, **swarm.env},
+            check=True,
+            timeout=60,
+        )
+    roles_after = _roles(swarm, ha_instance)
+    assert roles_after == {"primary": roles["standby"], "standby": roles["primary"]}
+    where = _where(lab, ha_instance)
+    assert drained not in where.values(), where
+    assert _sync_standbys(lab, swarm, ha_instance) == [f"{roles['primary']}:sync"]
+    conn = PG.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
+    try:
+        assert set(loop.acknowledged) <= PG.probe_ids(conn)
+    finally:
+        PG.close_quietly(conn)
