@@ -12,7 +12,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from controlplane.domain.failures import TemporaryError
@@ -53,6 +53,16 @@ class Connection:
     port: int
     user: str
     password: str
+    # Where the control plane reaches the instance's nodes by their address on the instance
+    # network, when that network is not reachable from here (swarm mode: (address, host, port)).
+    routes: tuple[tuple[str, str, int], ...] = ()
+
+    def to_peer(self, address: str, port: int) -> Connection:
+        """The same login to a peer node known by its address on the instance network."""
+        for peer, host, routed_port in self.routes:
+            if peer == address:
+                return replace(self, host=host, port=routed_port)
+        return replace(self, host=address, port=port)
 
 
 @dataclass(frozen=True)

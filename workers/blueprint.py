@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 
 from agents.base import (
@@ -191,6 +192,21 @@ def through_load_balancer(bp: Blueprint) -> Connection:
     return Connection(address, bp.runtime.port, SUPERUSER, bp.superuser_password)
 
 
+def _routes(bp: Blueprint, node: str) -> tuple[tuple[str, str, int], ...]:
+    """Swarm mode: the other nodes' addresses on the instance network (what an engine reports
+    of its peers), each with where the control plane reaches it."""
+    network = naming.network(bp.instance_id)
+    routes = []
+    for peer, reach in sorted(bp.reach.items()):
+        if peer == node:
+            continue
+        with suppress(TemporaryError):  # (a host that does not answer: no route to its node)
+            address = docker_driver.container_ip(bp.container(peer), network)
+            if address is not None:
+                routes.append((address, *reach))
+    return tuple(routes)
+
+
 def connection(bp: Blueprint, node: str) -> Connection:
     """The control plane reaches a node directly on its instance network (never published);
     in swarm mode at its host's address, on the port published there for the control plane."""
@@ -198,7 +214,9 @@ def connection(bp: Blueprint, node: str) -> Connection:
         if docker_driver.container_state(bp.container(node)) != "running":
             raise TemporaryError(f"node {node} is not running")
         host_address, port = bp.reach[node]
-        return Connection(host_address, port, SUPERUSER, bp.superuser_password)
+        return Connection(
+            host_address, port, SUPERUSER, bp.superuser_password, routes=_routes(bp, node)
+        )
     address = docker_driver.container_ip(bp.container(node), naming.network(bp.instance_id))
     if address is None:
         raise TemporaryError(f"node {node} is not running")

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
 
 import pymysql
 from pymysql.cursors import Cursor
@@ -335,7 +334,7 @@ class MysqlAgent(EngineAgent):
             return {}
         with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
             views = pool.map(
-                lambda a: self._follower_view(replace(primary, host=a), flavor), addresses
+                lambda a: self._follower_view(primary.to_peer(a, conf.PORT), flavor), addresses
             )
             probes = dict(zip(addresses, views, strict=True))
         return {address: self._silence_limit(address, probe) for address, probe in probes.items()}

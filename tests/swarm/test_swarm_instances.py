@@ -14,18 +14,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from scaleway import Client, WaitForOptions
 from scaleway.rdb.v1 import RdbV1API
 from sqlalchemy.orm import Session, sessionmaker
 
-from agents.base import SUPERUSER
+from agents.base import SUPERUSER, Connection
+from agents.registry import agent_for
 from controlplane import secrets
+from controlplane.catalog import find_engine_version, load_catalog
 from controlplane.db.models import Instance
 from controlplane.services import tenancy
 from deploy import swarm_lab
-from tests.e2e.clients import CLIENTS
+from tests.e2e.clients import CLIENTS, EngineClient
 from tests.support import processes
 from tests.support.stores import fresh_sqlite, migrated
 from tests.support.writeloop import WriteLoop
@@ -35,7 +36,6 @@ pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 PREFIX = f"{os.environ.get('DBAAS_TEST_PREFIX', 'dbaast')}sw"
 PASSWORD = "Sw4rm-Admin!pw"
 WAIT = WaitForOptions(timeout=300, min_delay=1, max_delay=2)
-PG = CLIENTS["postgresql"]
 
 
 def _redis_url() -> str:
@@ -113,26 +113,43 @@ def _roles(swarm: SwarmControlPlane, instance_id: str) -> dict[str, str]:
 
 
 def _sync_standbys(lab: swarm_lab.Lab, swarm: SwarmControlPlane, instance_id: str) -> list[str]:
-    """What the main node itself reports, asked as the control plane asks it: at its host's
-    address, on the port published there for the control plane, as the engine superuser."""
+    """The synchronous followers the main node itself reports, asked as the control plane
+    asks it (the engine's agent): at its host's address, on the port published there for the
+    control plane, as the engine superuser."""
     with swarm.sessions() as session:
         row = session.get(Instance, instance_id)
         assert row is not None
-        main = next(n for n in row.nodes if n.role == "primary")
+        nodes = list(row.nodes)
+        main = next(n for n in nodes if n.role == "primary")
         password = secrets.decrypt(row.superuser_secret)
-    address = next(h.address for h in lab.hosts if h.name == main.host)
-    query = "select application_name || ':' || sync_state from pg_stat_replication"
-    with psycopg.connect(
-        host=address, port=main.admin_port, user=SUPERUSER, password=password,
-        dbname="postgres", connect_timeout=5,
-    ) as conn:  # fmt: skip
-        return sorted(str(r[0]) for r in conn.execute(query).fetchall())
+        version = find_engine_version(load_catalog(), row.engine)
+        assert version is not None
+        family = version.family.value
+    addresses = {h.name: h.address for h in lab.hosts}
+    routes = []  # the peers as the engine knows them (instance network) -> where we reach them
+    for node in nodes:
+        container = lab.client(node.host or "").containers.get(_container(instance_id, node.name))
+        overlay = container.attrs["NetworkSettings"]["Networks"][f"{PREFIX}-{instance_id}"]
+        routes.append((overlay["IPAddress"], addresses[node.host or ""], node.admin_port or 0))
+    states = agent_for(family).replication_state(
+        Connection(
+            addresses[main.host or ""], main.admin_port or 0, SUPERUSER, password, tuple(routes)
+        )
+    )
+    return sorted(node for node, state in states.items() if state.synchronous)
+
+
+@pytest.fixture(scope="module", params=sorted(CLIENTS))
+def engine(request: pytest.FixtureRequest) -> EngineClient:
+    return CLIENTS[request.param]
 
 
 @pytest.fixture(scope="module")
-def ha_instance(lab: swarm_lab.Lab, swarm: SwarmControlPlane) -> Iterator[str]:
+def ha_instance(
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, engine: EngineClient
+) -> Iterator[str]:
     created = swarm.rdb.create_instance(
-        engine=PG.engine,
+        engine=engine.engine,
         user_name="swarm_admin",
         password=PASSWORD,
         node_type="db-dev-s",
@@ -167,7 +184,7 @@ def _container(instance_id: str, node: str) -> str:
 
 
 def test_ha_instance_spans_three_hosts(
-    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str, engine: EngineClient
 ) -> None:
     instance = swarm.rdb.wait_for_instance(instance_id=ha_instance, options=WAIT)
     assert instance.status == "ready", instance
@@ -179,16 +196,16 @@ def test_ha_instance_spans_three_hosts(
     assert len({main, standby, balancer}) == 3, where
     zones = {h.name: h.zone for h in lab.hosts}
     assert zones[main] != zones[standby]
-    assert _sync_standbys(lab, swarm, ha_instance) == [f"{roles['standby']}:sync"]
+    assert _sync_standbys(lab, swarm, ha_instance) == [roles["standby"]]
     endpoint = instance.endpoints[0]
     assert endpoint.ip == next(h.address for h in lab.hosts if h.name == balancer)
-    conn = PG.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
-    PG.create_probe_table(conn)
-    PG.close_quietly(conn)
+    conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
+    engine.create_probe_table(conn)
+    engine.close_quietly(conn)
 
 
 def test_main_host_cut_off_standby_takes_over(
-    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str, engine: EngineClient
 ) -> None:
     """The main node's host loses its link: writes resume through the same endpoint on the
     standby's host, every acknowledged commit is there; once the link is back the old main
@@ -199,7 +216,9 @@ def test_main_host_cut_off_standby_takes_over(
     old_main, old_standby = roles["primary"], roles["standby"]
     cut = where[_container(ha_instance, old_main)]
     endpoint = instance.endpoints[0]
-    loop = WriteLoop(PG, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=1000)
+    loop = WriteLoop(
+        engine, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=1000
+    )
     writer = threading.Thread(target=loop.run, daemon=True)
     writer.start()
     try:
@@ -225,12 +244,12 @@ def test_main_host_cut_off_standby_takes_over(
     assert roles == {"primary": old_standby, "standby": old_main}
     where = _where(lab, ha_instance)
     assert where[_container(ha_instance, old_main)] == cut  # rebuilt where its volume is
-    assert _sync_standbys(lab, swarm, ha_instance) == [f"{old_main}:sync"]
-    conn = PG.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
+    assert _sync_standbys(lab, swarm, ha_instance) == [old_main]
+    conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
     try:
-        assert set(loop.acknowledged) <= PG.probe_ids(conn)
+        assert set(loop.acknowledged) <= engine.probe_ids(conn)
     finally:
-        PG.close_quietly(conn)
+        engine.close_quietly(conn)
 
 
 def _roles_now(swarm: SwarmControlPlane, instance_id: str) -> dict[str, str]:
@@ -241,7 +260,7 @@ def _roles_now(swarm: SwarmControlPlane, instance_id: str) -> dict[str, str]:
 
 
 def test_drain_main_host_moves_everything_losing_nothing(
-    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str, engine: EngineClient
 ) -> None:
     """``dbaas drain-host`` on the main node's host while a client writes: the main node
     hands over by a switchover and is rebuilt elsewhere; nothing of the instance stays there;
@@ -250,7 +269,9 @@ def test_drain_main_host_moves_everything_losing_nothing(
     roles = _roles(swarm, ha_instance)
     drained = _where(lab, ha_instance)[_container(ha_instance, roles["primary"])]
     endpoint = instance.endpoints[0]
-    loop = WriteLoop(PG, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=10**6)
+    loop = WriteLoop(
+        engine, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=10**6
+    )
     writer = threading.Thread(target=loop.run, daemon=True)
     writer.start()
     try:
@@ -279,9 +300,9 @@ def test_drain_main_host_moves_everything_losing_nothing(
     assert roles_after == {"primary": roles["standby"], "standby": roles["primary"]}
     where = _where(lab, ha_instance)
     assert drained not in where.values(), where
-    assert _sync_standbys(lab, swarm, ha_instance) == [f"{roles['primary']}:sync"]
-    conn = PG.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
+    assert _sync_standbys(lab, swarm, ha_instance) == [roles["primary"]]
+    conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
     try:
-        assert set(loop.acknowledged) <= PG.probe_ids(conn)
+        assert set(loop.acknowledged) <= engine.probe_ids(conn)
     finally:
-        PG.close_quietly(conn)
+        engine.close_quietly(conn)
