@@ -235,6 +235,17 @@ def up(hosts: int = 3, directory: Path = DEFAULT_DIR, *, timeout: float = 90) ->
     return lab
 
 
+def restart_daemon(host: str, directory: Path = DEFAULT_DIR, *, timeout: float = 60) -> None:
+    """A host's dockerd stops (its containers with it, as on a daemon upgrade or a reboot)
+    and starts again; containers with a restart policy come back, the swarm sees it again."""
+    home = directory.resolve() / host
+    pid = int((home / "docker.pid").read_text().strip())
+    _signal_and_wait([pid], signal.SIGTERM, seconds=15)
+    _signal_and_wait([pid], signal.SIGKILL, seconds=5)  # (one lingering after its shutdown)
+    _start_dockerd(directory.resolve(), int(host.removeprefix("h")))
+    _wait_answers(f"unix://{home}/docker.sock", time.monotonic() + timeout)
+
+
 # ---------------------------------------------------------------- teardown
 def _lab_namespaces() -> list[str]:
     out = _run("ip", "netns", "list", check=False).stdout

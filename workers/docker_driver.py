@@ -652,12 +652,14 @@ def image_output(image: str, command: list[str], labels: dict[str, str]) -> str:
 
 
 def volume_mountpoint(name: str) -> str | None:
-    """Where a named volume's files are on this host (None: no such volume)."""
+    """Where a named volume's files are on its host (None: no such volume). In swarm mode the
+    path is on the host whose daemon has it: readable here only when the hosts share this
+    machine's filesystem (the lab)."""
     with translated(f"inspect volume {name}"):
-        try:
-            return str(client().volumes.get(name).attrs.get("Mountpoint") or "") or None
-        except NotFound:
-            return None
+        for engine in _daemons().values():
+            with suppress(NotFound):
+                return str(engine.volumes.get(name).attrs.get("Mountpoint") or "") or None
+        return None
 
 
 class ExecFailed(Exception):

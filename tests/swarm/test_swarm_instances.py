@@ -306,3 +306,35 @@ def test_drain_main_host_moves_everything_losing_nothing(
         assert set(loop.acknowledged) <= engine.probe_ids(conn)
     finally:
         engine.close_quietly(conn)
+
+
+def test_standby_host_daemon_restart_brings_it_back(
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str, engine: EngineClient
+) -> None:
+    """The standby's host restarts its Docker daemon (its containers stop with it): the main
+    node keeps acknowledging commits (it stops waiting for the standby), and once the daemon
+    is back the standby is on that host again, synchronous, nothing lost."""
+    instance = swarm.rdb.wait_for_instance(instance_id=ha_instance, options=WAIT)
+    roles = _roles(swarm, ha_instance)
+    standby_name = _container(ha_instance, roles["standby"])
+    restarted = _where(lab, ha_instance)[standby_name]
+    endpoint = instance.endpoints[0]
+    loop = WriteLoop(engine, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD,
+                     first_id=2 * 10**6)  # fmt: skip
+    writer = threading.Thread(target=loop.run, daemon=True)
+    writer.start()
+    try:
+        loop.wait_for_progress(after=20, timeout=30)
+        swarm_lab.restart_daemon(restarted)
+        loop.wait_for_progress(after=len(loop.acknowledged) + 20, timeout=60)
+        assert _roles(swarm, ha_instance) == roles
+    finally:
+        loop.stop.set()
+        writer.join(10)
+    assert lab.client(restarted).containers.get(standby_name).status == "running"
+    assert _sync_standbys(lab, swarm, ha_instance) == [roles["standby"]]
+    conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
+    try:
+        assert set(loop.acknowledged) <= engine.probe_ids(conn)
+    finally:
+        engine.close_quietly(conn)
