@@ -6,10 +6,10 @@ Usage (after deploy/lab.sh, as root): .venv/bin/python bench/swarm_failover.py [
 Brings up the three-host swarm lab (deploy/swarm_lab.py; removed at the end), runs a control
 plane in swarm mode (real API, Celery worker and HA monitor processes) and, per engine family,
 one HA instance with a client writing through its endpoint for the whole run. ``--runs`` times:
-wait until the instance is synchronous HA again, take the main node's host's link down, measure
-until a write succeeds again through the same endpoint (detection included), bring the link
-back (the old main node is rebuilt there as the standby). Then ``dbaas drain-host`` on the main
-node's host, timed. At the end: acknowledged commits missing (must be 0).
+wait until the instance is synchronous HA again, cut the main node's host off (its link and its
+daemon), measure until a write succeeds again through the same endpoint (detection included),
+bring the host back (the old main node is rebuilt there as the standby). Then ``dbaas
+drain-host`` on the main node's host, timed. At the end: acknowledged commits missing (must be 0).
 """
 
 from __future__ import annotations
@@ -103,11 +103,11 @@ def measure(client: EngineClient, instance_id: str, ip: str, port: int, runs: in
             loop.wait_for_progress(after=len(loop.acknowledged) + 20, timeout=60)
             host = main_host(instance_id)
             before = len(loop.acknowledged)
-            swarm_lab.partition(host)
+            swarm_lab.cut_off(host)
             try:
                 outages.append(loop.wait_for_progress(after=before, timeout=120))
             finally:
-                swarm_lab.partition(host, heal=True)
+                swarm_lab.cut_off(host, heal=True)
             print(f"  {host} cut off -> first write {outages[-1]:.2f} s", flush=True)
         wait_ha_again(instance_id, timeout=300)
         host = main_host(instance_id)
@@ -142,7 +142,8 @@ def main() -> None:
     try:
         source = docker.from_env(timeout=300)
         image_sync.sync(source, {h.name: lab.client(h.name) for h in lab.hosts}, IMAGES)
-        os.environ["DBAAS_SWARM_MANAGER"] = lab.manager_socket  # the processes inherit it
+        # every manager: the control plane outlives any one host (the processes inherit it)
+        os.environ["DBAAS_SWARM_MANAGER"] = ",".join(h.socket for h in lab.hosts)
         get_settings.cache_clear()
         with control_plane() as (api_url, tenant):
             for family in args.family or sorted(CLIENTS):

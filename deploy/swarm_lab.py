@@ -124,6 +124,27 @@ def partition(host: str, *, heal: bool = False) -> None:
     _run("ip", "-n", SWITCH_NS, "link", "set", f"p-{host}", "up" if heal else "down")
 
 
+def cut_off(host: str, directory: Path = DEFAULT_DIR, *, heal: bool = False) -> None:
+    """A host lost as the control plane of a real deployment would lose it: its link down
+    (``partition``) and its daemon's socket out of reach too (on real hosts the daemon is
+    reached over the network; here its socket file moves aside, the daemon keeps running)."""
+    sock = directory.resolve() / host / "docker.sock"
+    hidden = sock.with_name("docker.sock.cut")
+    if heal:
+        partition(host, heal=True)
+        if hidden.exists():
+            hidden.rename(sock)
+    else:
+        sock.rename(hidden)
+        partition(host)
+
+
+def _restore_cut_sockets(directory: Path) -> None:
+    for hidden in directory.glob("h*/docker.sock.cut"):
+        with contextlib.suppress(OSError):
+            hidden.rename(hidden.with_name("docker.sock"))
+
+
 # ---------------------------------------------------------------- daemons
 def _start_dockerd(directory: Path, index: int) -> None:
     name = host_name(index)
@@ -340,6 +361,7 @@ def down(directory: Path = DEFAULT_DIR) -> None:
     with contextlib.suppress(OSError):
         directories.add(Path(MARKER.read_text().strip()))
     for each in directories:
+        _restore_cut_sockets(each)
         _leave_swarm(each)
         _stop_daemons(each)
     _kill_namespace_processes()

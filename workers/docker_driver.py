@@ -13,6 +13,7 @@ import io
 import json
 import socket
 import tarfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -27,7 +28,7 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from docker.models.containers import Container
 
 from agents.base import FileSpec
-from controlplane.domain.failures import PermanentError, TemporaryError
+from controlplane.domain.failures import HostUnreachable, PermanentError, TemporaryError
 from controlplane.settings import get_settings
 from workers import image_sync, locks, naming, swarm_hosts
 
@@ -87,6 +88,7 @@ def client() -> docker.DockerClient:
 HOSTS_TTL_SECONDS = 10.0
 _seen_on: dict[str, str] = {}
 _hosts_read: list[tuple[float, dict[str, swarm_hosts.SwarmHost]]] = []
+_refreshing = threading.Lock()
 
 
 def forget_hosts() -> None:
@@ -101,15 +103,31 @@ def swarm_mode() -> bool:
 
 @cache
 def _daemon_at(url: str) -> docker.DockerClient:
-    return docker.DockerClient(base_url=url, timeout=120)
+    return swarm_hosts.daemon_client(url)
+
+
+def _read_hosts() -> None:
+    hosts = {h.name: h for h in swarm_hosts.hosts(get_settings().swarm_manager)}
+    _hosts_read[:] = [(time.monotonic(), hosts)]
+
+
+def _refresh_hosts() -> None:
+    with suppress(HostUnreachable):
+        _read_hosts()
+    _refreshing.release()
 
 
 def _swarm_hosts() -> dict[str, swarm_hosts.SwarmHost]:
-    """The swarm's hosts by name (re-read from the manager at most every HOSTS_TTL_SECONDS)."""
-    now = time.monotonic()
-    if not _hosts_read or now - _hosts_read[0][0] > HOSTS_TTL_SECONDS:
-        hosts = {h.name: h for h in swarm_hosts.hosts(get_settings().swarm_manager)}
-        _hosts_read[:] = [(now, hosts)]
+    """The swarm's hosts by name, read from a manager once, then re-read in the background
+    every HOSTS_TTL_SECONDS while the last list serves: addresses and daemons do not change
+    with the swarm's state, and a failover must not wait for the swarm (a lost host may have
+    held its leader: the other managers answer only once they elected a new one)."""
+    if not _hosts_read:
+        _read_hosts()
+    elif time.monotonic() - _hosts_read[0][0] > HOSTS_TTL_SECONDS and _refreshing.acquire(
+        blocking=False
+    ):
+        threading.Thread(target=_refresh_hosts, daemon=True).start()
     return _hosts_read[0][1]
 
 
@@ -165,6 +183,8 @@ def translated(action: str) -> Iterator[None]:
             raise PermanentError(f"{action}: {exc.explanation}") from exc
         raise TemporaryError(f"{action}: {exc.explanation}") from exc
     except (requests.ConnectionError, requests.Timeout) as exc:
+        if swarm_mode():  # a host down or cut off: jobs wait for it (failures.HostUnreachable)
+            raise HostUnreachable(f"{action}: Docker engine unreachable ({exc})") from exc
         raise TemporaryError(f"{action}: Docker engine unreachable ({exc})") from exc
 
 
@@ -193,14 +213,21 @@ def find_container(name: str) -> Container | None:
         return container
     _seen_on.pop(name, None)
     if unreachable:
-        raise TemporaryError(f"{name}: host {', '.join(unreachable)} did not answer")
+        raise HostUnreachable(f"{name}: host {', '.join(unreachable)} did not answer")
     return None
 
 
 def _network_engine() -> docker.DockerClient:
-    """Where our networks are made: the local engine, or the swarm's manager (overlays)."""
-    manager = get_settings().swarm_manager
-    return _daemon_at(manager) if manager else client()
+    """Where our networks are made: the local engine, or a swarm manager that answers."""
+    managers = swarm_hosts.manager_urls(get_settings().swarm_manager)
+    if not managers:
+        return client()
+    for url in managers:
+        with suppress(requests.ConnectionError, requests.Timeout, APIError):
+            engine = _daemon_at(url)
+            engine.ping()
+            return engine
+    raise HostUnreachable(f"no swarm manager answers ({', '.join(managers)})")
 
 
 def ensure_network(

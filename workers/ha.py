@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from redis.lock import Lock
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.domain.failures import TemporaryError
+from controlplane.domain.failures import HostUnreachable, TemporaryError
 from controlplane.domain.states import InstanceStatus, OperationStatus
 from controlplane.services import operations
 from workers import docker_driver, locks, nodes, preemption, takeover
@@ -42,16 +42,16 @@ def observe(sessions: sessionmaker[Session], instance_id: str) -> Observation | 
         sync_mode = instance.sync_mode
         rebuilding = {n.name for n in instance.nodes if n.needs_rebuild}
     (standby,) = bp.standbys() or (None,)
-    primary_running = docker_driver.container_state(bp.container(bp.primary)) == "running"
-    standby_running = standby is not None and (
-        docker_driver.container_state(bp.container(standby)) == "running"
-    )
+    # A node whose host does not answer (swarm mode: down, cut off) may still run: the main
+    # node is then judged by the probe alone; such a standby cannot be promoted.
+    primary_running = _running(bp.container(bp.primary)) is not False
+    standby_running = standby is not None and _running(bp.container(standby)) is True
     answers, streaming = False, False
     if primary_running:
         # The probe runs in a thread with a short deadline: a connection to a node that just
         # vanished would block for the driver's minimum connect timeout (2 s for libpq).
-        probe = _PROBES.submit(bp.agent.replication_state, connection(bp, bp.primary))
         try:
+            probe = _PROBES.submit(bp.agent.replication_state, connection(bp, bp.primary))
             states = probe.result(timeout=PROBE_TIMEOUT_SECONDS)
             answers = True
             streaming = standby is not None and standby in states and states[standby].streaming
@@ -65,6 +65,14 @@ def observe(sessions: sessionmaker[Session], instance_id: str) -> Observation | 
         standby_rebuilding=standby in rebuilding,
         sync_mode=sync_mode,
     )
+
+
+def _running(container: str) -> bool | None:
+    """None: its host does not answer."""
+    try:
+        return docker_driver.container_state(container) == "running"
+    except HostUnreachable:
+        return None
 
 
 def act(sessions: sessionmaker[Session], instance_id: str, action: Action, reason: str) -> bool:

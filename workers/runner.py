@@ -13,7 +13,13 @@ from redis.lock import Lock
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.db.models import Operation
-from controlplane.domain.failures import Cancelled, PermanentError, Preempted, TemporaryError
+from controlplane.domain.failures import (
+    Cancelled,
+    HostUnreachable,
+    PermanentError,
+    Preempted,
+    TemporaryError,
+)
 from controlplane.domain.states import OperationStatus
 from controlplane.services import operations
 from controlplane.settings import get_settings
@@ -127,7 +133,7 @@ def _run_locked(
         handler(ctx)
     except Cancelled as exc:  # the resource is being deleted: its deletion cleans up
         return _fail(sessions, ctx, {}, f"cancelled: {exc}")
-    except Preempted as exc:  # yielded to the HA monitor: not a failed attempt
+    except (Preempted, HostUnreachable) as exc:  # yielded to the monitor, waiting for a host
         return _reschedule(sessions, ctx, exc.delay, str(exc), count=False)
     except TemporaryError as exc:
         if ctx.attempt < max_attempts:

@@ -18,11 +18,18 @@ import docker
 import requests
 
 from controlplane.domain import placement
-from controlplane.domain.failures import TemporaryError
+from controlplane.domain.failures import HostUnreachable
 
 ZONE_LABEL = "dbaas.zone"
 DOCKER_LABEL = "dbaas.docker"
 MEMORY_LABEL = "dbaas.memory"
+# The Docker API version spoken to swarm hosts (Docker 20.10 and later): fixed, so that making a
+# client never asks a daemon, which may be the one that is down.
+API_VERSION = "1.41"
+
+
+def daemon_client(url: str, timeout: int = 120) -> docker.DockerClient:
+    return docker.DockerClient(base_url=url, timeout=timeout, version=API_VERSION)
 
 
 @dataclass(frozen=True)
@@ -78,27 +85,50 @@ def for_placement(
     ]
 
 
-def hosts(manager_url: str) -> list[SwarmHost]:
-    """Every node of the swarm, by name. The manager unreachable: a temporary error."""
-    try:
-        client = docker.DockerClient(base_url=manager_url, timeout=10)
+def manager_urls(setting: str) -> list[str]:
+    """DBAAS_SWARM_MANAGER: one manager's Docker URL or several, comma-separated (asked in
+    turn: with several managers the swarm outlives any one host, and so must we)."""
+    return [url.strip() for url in setting.split(",") if url.strip()]
+
+
+# The manager that answered last is asked first: one on a lost host costs a timeout only once.
+_answered_last: list[str] = []
+
+
+def hosts(managers: str, timeout: int = 5) -> list[SwarmHost]:
+    """Every node of the swarm, by name, from the first manager that answers within
+    ``timeout`` (a manager cut off, or one whose swarm is electing a leader, does not; none
+    answering: ``HostUnreachable``)."""
+    errors = []
+    urls = manager_urls(managers)
+    for url in sorted(urls, key=lambda u: u not in _answered_last):
         try:
-            nodes = client.nodes.list()
+            client = daemon_client(url, timeout=timeout)
+            try:
+                nodes = client.nodes.list()
+            finally:
+                client.close()
+        except (docker.errors.DockerException, requests.RequestException) as exc:
+            errors.append(f"{url}: {exc}")
+            continue
+        _answered_last[:] = [url]
+        return sorted((describe(n.attrs) for n in nodes), key=lambda h: h.name)
+    raise HostUnreachable(f"no swarm manager answered: {'; '.join(errors) or 'none set'}")
+
+
+def set_availability(managers: str, host: str, availability: str) -> None:
+    """``drain``: the swarm (and our placement) puts nothing new there; ``active``: again."""
+    found = next((h for h in hosts(managers) if h.name == host), None)
+    if found is None:
+        raise ValueError(f"no host {host} in the swarm")
+    for url in manager_urls(managers):
+        client = daemon_client(url, timeout=10)
+        try:
+            node = client.nodes.get(found.node_id)
+            node.update({**node.attrs["Spec"], "Availability": availability})
+            return
+        except (docker.errors.DockerException, requests.RequestException):
+            continue
         finally:
             client.close()
-    except (docker.errors.DockerException, requests.RequestException) as exc:
-        raise TemporaryError(f"the swarm manager {manager_url} did not answer: {exc}") from exc
-    return sorted((describe(n.attrs) for n in nodes), key=lambda h: h.name)
-
-
-def set_availability(manager_url: str, host: str, availability: str) -> None:
-    """``drain``: the swarm (and our placement) puts nothing new there; ``active``: again."""
-    client = docker.DockerClient(base_url=manager_url, timeout=10)
-    try:
-        found = [n for n in client.nodes.list() if describe(n.attrs).name == host]
-        if not found:
-            raise ValueError(f"no host {host} in the swarm")
-        spec = found[0].attrs["Spec"]
-        found[0].update({**spec, "Availability": availability})
-    finally:
-        client.close()
+    raise HostUnreachable("no swarm manager answered")

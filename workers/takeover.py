@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from controlplane.domain.failures import TemporaryError
+from controlplane.domain.failures import HostUnreachable, TemporaryError
 from workers import docker_driver, faultpoints, naming, nodes, proxies
 from workers.blueprint import Blueprint, connection, lb_servers, through_load_balancer
 from workers.blueprint import load as load_blueprint
@@ -59,7 +59,13 @@ def take_over(sessions: sessionmaker[Session], bp: Blueprint, new: str) -> Timin
     """Fence the main node of ``bp``, promote ``new``, route to it, record it (see above)."""
     old, instance_id = bp.primary, bp.instance_id
     started = time.monotonic()
-    docker_driver.fence(bp.container(old))  # 1. the old main node never serves again
+    try:
+        docker_driver.fence(bp.container(old))  # 1. the old main node never serves again
+    except HostUnreachable:
+        # Its host is down or cut off: the old main node may still run there, but it can
+        # acknowledge no commit (the standby it waits for is the one promoted now) and gets
+        # no traffic (the load balancer is re-pointed next); rebuilt once the host is back.
+        log.warning("instance %s: %s's host does not answer; not fenced", instance_id, old)
     faultpoints.pause("after_fence")
     fenced = time.monotonic()
     bp.agent.promote(connection(bp, new))  # 2. every acknowledged commit is already applied here

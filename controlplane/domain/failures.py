@@ -16,6 +16,15 @@ class Preempted(TemporaryError):
     without counting it as a failed attempt."""
 
 
+class HostUnreachable(TemporaryError):
+    """A swarm host whose Docker daemon does not answer (down, cut off): the job waits for it
+    to come back, without counting failed attempts (an operator who gives the host up removes
+    it from the swarm; its nodes are then rebuilt elsewhere)."""
+
+    def __init__(self, message: str, delay: float = 10.0):
+        super().__init__(message, delay)
+
+
 class PermanentError(Exception):
     """Retrying cannot help; the operation fails with this message shown to the user."""
 

@@ -66,7 +66,7 @@ def swarm(
     env = {
         "DATABASE_URL": url,
         "REDIS_URL": _redis_url(),
-        "DBAAS_SWARM_MANAGER": lab.manager_socket,
+        "DBAAS_SWARM_MANAGER": ",".join(h.socket for h in lab.hosts),  # all managers
         "DBAAS_RESOURCE_PREFIX": PREFIX,
         "DBAAS_QUEUE_NAME": f"{PREFIX}-queue",
     }
@@ -224,7 +224,7 @@ def test_main_host_cut_off_standby_takes_over(
     try:
         loop.wait_for_progress(after=20, timeout=30)
         before = len(loop.acknowledged)
-        swarm_lab.partition(cut)
+        swarm_lab.cut_off(cut)
         try:
             cut_at = time.monotonic()
             loop.wait_for_progress(after=before + 5, timeout=60)
@@ -234,7 +234,7 @@ def test_main_host_cut_off_standby_takes_over(
             # the new main node's, in order, with no gap the client did not see
             assert _roles_now(swarm, ha_instance)["primary"] == old_standby
         finally:
-            swarm_lab.partition(cut, heal=True)
+            swarm_lab.cut_off(cut, heal=True)
         after_heal = len(loop.acknowledged)
         loop.wait_for_progress(after=after_heal + 20, timeout=60)
     finally:
