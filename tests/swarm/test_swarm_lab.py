@@ -6,8 +6,6 @@ over the lab network, not through the manager's view alone.
 
 from __future__ import annotations
 
-import os
-
 import docker
 import pytest
 
@@ -16,7 +14,6 @@ from tests.swarm.conftest import IMAGES
 from workers import image_sync
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
-PREFIX = os.environ.get("DBAAS_TEST_PREFIX", "dbaast")
 
 
 def test_three_nodes_ready_with_zones(lab: swarm_lab.Lab) -> None:
