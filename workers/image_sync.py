@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import docker
+import requests
+import urllib3
 from docker.errors import ImageNotFound
 
 from workers.naming import RECIPE_LABEL
@@ -68,13 +70,24 @@ def recipe_on(client: docker.DockerClient, tag: str) -> str | None:
     return (image.labels or {}).get(RECIPE_LABEL)
 
 
+COPY_ATTEMPTS = 3
+
+
 def copy(source: docker.DockerClient, target: docker.DockerClient, tag: str) -> None:
     """``docker save TAG | docker load`` between two daemons; the archive names the tag, so the
-    target gets the same tag (and the same image id)."""
-    archive: Iterator[bytes] = source.api.get_image(tag, chunk_size=CHUNK)
-    for message in target.api.load_image(archive):
-        if "error" in message:
-            raise RuntimeError(f"loading {tag}: {message['error']}")
+    target gets the same tag (and the same image id). A stream broken half-way (a busy daemon
+    closing it) is sent again: a load keeps nothing of an incomplete archive."""
+    for attempt in range(1, COPY_ATTEMPTS + 1):
+        try:
+            archive: Iterator[bytes] = source.api.get_image(tag, chunk_size=CHUNK)
+            for message in target.api.load_image(archive):
+                if "error" in message:
+                    raise RuntimeError(f"loading {tag}: {message['error']}")
+            return
+        except (urllib3.exceptions.HTTPError, requests.RequestException) as exc:
+            if attempt == COPY_ATTEMPTS:
+                raise
+            log.warning("image %s: the copy broke (%s); again", tag, exc)
 
 
 def sync(

@@ -6,8 +6,10 @@ the instance leaves nothing on any host."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -230,9 +232,16 @@ def test_main_host_cut_off_standby_takes_over(
             loop.wait_for_progress(after=before + 5, timeout=60)
             resumed = next(t for t in loop.acknowledged_at[before:] if t > cut_at) - cut_at
             print(f"writes resumed {resumed:.1f} s after the main node's host was cut off")
-            # the old main node acknowledged nothing once cut off: the ids after it are all
-            # the new main node's, in order, with no gap the client did not see
             assert _roles_now(swarm, ha_instance)["primary"] == old_standby
+            # (a commit acknowledged just before the cut may be recorded a moment after it:
+            # none can be acknowledged by the new main node within half a second of the cut,
+            # detection alone takes two probes a half-second apart)
+            times = loop.acknowledged_at[:]  # (the writer appends to both lists meanwhile)
+            ids = loop.acknowledged[: len(times)]
+            acked_after_cut = {i for i, t in zip(ids, times, strict=True) if t > cut_at + 0.5}
+            # the old main node still runs on its isolated host, and holds none of them
+            on_old_main = _probe_ids_on_isolated_node(lab, swarm, ha_instance, old_main, engine)
+            assert on_old_main and not on_old_main & acked_after_cut
         finally:
             swarm_lab.cut_off(cut, heal=True)
         after_heal = len(loop.acknowledged)
@@ -250,6 +259,33 @@ def test_main_host_cut_off_standby_takes_over(
         assert set(loop.acknowledged) <= engine.probe_ids(conn)
     finally:
         engine.close_quietly(conn)
+
+
+def _probe_ids_on_isolated_node(
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, instance_id: str, node: str, engine: EngineClient
+) -> set[int]:
+    """The probe rows of a node on a cut-off host, read from inside that host's network
+    namespace (where its published port still answers), as the customer's admin."""
+    with swarm.sessions() as session:
+        row = session.get(Instance, instance_id)
+        assert row is not None
+        found = next(n for n in row.nodes if n.name == node)
+    host = next(h for h in lab.hosts if h.name == found.host)
+    family = next(name for name, client in CLIENTS.items() if client == engine)
+    script = (
+        "import json, sys; from tests.e2e.clients import CLIENTS; "
+        f"c = CLIENTS[{family!r}]; conn = c.connect({host.address!r}, {found.admin_port}, "
+        f"'swarm_admin', {PASSWORD!r}, timeout=10); print(json.dumps(sorted(c.probe_ids(conn))))"
+    )
+    done = subprocess.run(
+        ["ip", "netns", "exec", swarm_lab.netns(host.name), sys.executable, "-c", script],
+        cwd=processes.ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
 
 
 def _roles_now(swarm: SwarmControlPlane, instance_id: str) -> dict[str, str]:
