@@ -102,10 +102,17 @@ def measure(client: EngineClient, instance_id: str, ip: str, port: int, runs: in
             wait_ha_again(instance_id, timeout=300)
             loop.wait_for_progress(after=len(loop.acknowledged) + 20, timeout=60)
             host = main_host(instance_id)
-            before = len(loop.acknowledged)
             swarm_lab.cut_off(host)
+            cut_at = time.monotonic()
             try:
-                outages.append(loop.wait_for_progress(after=before, timeout=120))
+                # a commit acknowledged just before the cut may be recorded a moment after it;
+                # after the cut only the promoted standby acknowledges (about a second later)
+                time.sleep(0.2)
+                before = len(loop.acknowledged)
+                loop.wait_for_progress(after=before, timeout=120)
+                while len(loop.acknowledged_at) <= before:  # (appended just after the id)
+                    time.sleep(0.001)
+                outages.append(loop.acknowledged_at[before] - cut_at)
             finally:
                 swarm_lab.cut_off(host, heal=True)
             print(f"  {host} cut off -> first write {outages[-1]:.2f} s", flush=True)

@@ -90,5 +90,18 @@ def issue(
     )
 
 
+def covers(cert_pem: str, addresses: list[str]) -> bool:
+    """The certificate names every one of these IP addresses."""
+    if not cert_pem:
+        return False
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    named = {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    return set(addresses) <= named
+
+
 def due_for_renewal(not_after: datetime, now: datetime | None = None) -> bool:
     return (now or utcnow()) >= not_after - RENEW_BEFORE

@@ -80,6 +80,7 @@ def _move_balancer(session: Session, instance: Instance, host: str) -> None:
     for endpoint in instance.endpoints:
         if endpoint.kind == "load_balancer":
             endpoint.ip = address
+    node_placement.cover_endpoint_address(instance)
 
 
 def leave_host(ctx: OperationContext) -> None:

@@ -9,11 +9,12 @@ from collections import defaultdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from controlplane import certificates
 from controlplane.catalog import find_node_type, load_catalog
 from controlplane.db.models import Instance, Node
 from controlplane.domain import placement
 from controlplane.domain.failures import PermanentError
-from controlplane.services import capacity, ports
+from controlplane.services import capacity, instances, ports
 from controlplane.settings import get_settings
 from workers import docker_driver, swarm_hosts
 
@@ -68,4 +69,15 @@ def place_new_nodes(session: Session, instance: Instance) -> None:
     if instance.load_balancer_host is None:
         primary = next(n.name for n in instance.nodes if n.role == "primary")
         instance.load_balancer_host = placement.balancer_host(hosts, result.hosts, primary)
+    cover_endpoint_address(instance)
     session.flush()
+
+
+def cover_endpoint_address(instance: Instance) -> None:
+    """The instance's certificate names its load balancer's host address (where its endpoint
+    is), so that clients verifying the server's name accept it: issued anew when it does not."""
+    if instance.load_balancer_host is None:
+        return
+    address = docker_driver.host_address(instance.load_balancer_host)
+    if not certificates.covers(instance.tls_cert, [address]):
+        instances.issue_certificate(instance, (address,))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets as pysecrets
 from dataclasses import dataclass
 from typing import Any
@@ -325,12 +326,23 @@ def guard_not_transient(instance: Instance) -> None:
         raise TransientState("instance", instance.id, instance.status)
 
 
-def issue_certificate(instance: Instance) -> None:
-    """A new key and self-signed certificate for every address users reach the instance on."""
-    issued = certificates.issue(instance.id, instance.region, [get_settings().advertise_address])
+def issue_certificate(instance: Instance, more_addresses: tuple[str, ...] = ()) -> None:
+    """A new key and self-signed certificate for every address users reach the instance on:
+    the advertised one, its endpoints' (swarm mode: their hosts') and ``more_addresses``."""
+    addresses = {get_settings().advertise_address, *more_addresses}
+    addresses |= {e.ip for e in instance.endpoints if _is_ip(e.ip)}
+    issued = certificates.issue(instance.id, instance.region, sorted(addresses))
     instance.tls_cert = issued.cert_pem
     instance.tls_key_secret = secrets.encrypt(issued.key_pem)
     instance.tls_expires_at = issued.not_after
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def certificate(session: Session, principal: Principal, region: str, instance_id: str) -> str:

@@ -6,6 +6,7 @@ the instance leaves nothing on any host."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -13,9 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
+import pymysql
 import pytest
 from scaleway import Client, WaitForOptions
 from scaleway.rdb.v1 import RdbV1API
@@ -186,7 +191,11 @@ def _container(instance_id: str, node: str) -> str:
 
 
 def test_ha_instance_spans_three_hosts(
-    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str, engine: EngineClient
+    lab: swarm_lab.Lab,
+    swarm: SwarmControlPlane,
+    ha_instance: str,
+    engine: EngineClient,
+    tmp_path: Path,
 ) -> None:
     instance = swarm.rdb.wait_for_instance(instance_id=ha_instance, options=WAIT)
     assert instance.status == "ready", instance
@@ -204,6 +213,26 @@ def test_ha_instance_spans_three_hosts(
     conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
     engine.create_probe_table(conn)
     engine.close_quietly(conn)
+    # the certificate names the endpoint's host address: a client verifying it accepts it
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_bytes(
+        base64.b64decode(swarm.rdb.get_instance_certificate(instance_id=ha_instance).content)
+    )
+    with closing(_verified(engine, str(endpoint.ip), endpoint.port, ca_file)) as verified:
+        verified.cursor().execute("SELECT 1")
+
+
+def _verified(engine: EngineClient, host: str, port: int, ca_file: Path) -> Any:
+    """A TLS session that checks the server's certificate and its name (the address)."""
+    if engine is CLIENTS["postgresql"]:
+        return psycopg.connect(
+            host=host, port=port, user="swarm_admin", password=PASSWORD, dbname="rdb",
+            connect_timeout=10, sslmode="verify-full", sslrootcert=str(ca_file),
+        )  # fmt: skip
+    return pymysql.connect(
+        host=host, port=port, user="swarm_admin", password=PASSWORD, database="rdb",
+        connect_timeout=10, ssl_ca=str(ca_file), ssl_verify_cert=True, ssl_verify_identity=True,
+    )  # fmt: skip
 
 
 def test_main_host_cut_off_standby_takes_over(

@@ -1,11 +1,13 @@
 """Pure parts of several-host mode: a swarm node as placement sees it, the managers setting,
-where a load balancer goes, how the control plane reaches a peer node."""
+where a load balancer goes, how the control plane reaches a peer node, which addresses an
+instance's certificate names."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from agents.base import Connection
+from controlplane import certificates
 from controlplane.domain.placement import Host, balancer_host
 from workers.swarm_hosts import SwarmHost, describe, for_placement, manager_urls
 
@@ -67,3 +69,11 @@ def test_a_peer_is_reached_through_its_route_when_there_is_one() -> None:
     )
     assert main.to_peer("172.30.0.9", 3306).host == "172.30.0.9"  # one host: its own address
     assert main.to_peer("172.30.0.9", 3306).port == 3306
+
+
+def test_a_certificate_covers_the_addresses_it_names() -> None:
+    issued = certificates.issue("i-1", "fr-par", ["10.99.0.13"])
+    assert certificates.covers(issued.cert_pem, ["10.99.0.13"])
+    assert certificates.covers(issued.cert_pem, ["10.99.0.13", "127.0.0.1"])
+    assert not certificates.covers(issued.cert_pem, ["10.99.0.12"])
+    assert not certificates.covers("", ["127.0.0.1"])
