@@ -565,8 +565,12 @@ def remove_instance_resources(instance_id: str) -> list[str]:
 
 
 def remove_volume(name: str, host: str | None = None) -> None:
-    with translated(f"remove volume {name}"), suppress(NotFound):
-        daemon(host).volumes.get(name).remove(force=True)
+    """From ``host``'s engine; in swarm mode without a host, from every host that has it."""
+    engines = [daemon(host)] if host is not None or not swarm_mode() else _daemons().values()
+    with translated(f"remove volume {name}"):
+        for engine in engines:
+            with suppress(NotFound):
+                engine.volumes.get(name).remove(force=True)
 
 
 def published_host_ports() -> frozenset[int]:

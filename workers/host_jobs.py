@@ -54,6 +54,13 @@ def _rehost(sessions: sessionmaker[Session], bp: Blueprint, node: str, host: str
             if row.name == node:
                 row.host, row.needs_rebuild = None, True
         node_placement.place_new_nodes(session, instance)
+        # a read replica's direct-access endpoint follows it to its new host
+        moved_to = next(n.host for n in instance.nodes if n.name == node)
+        replicas = {r.id for r in instance.read_replicas if r.node_name == node}
+        for endpoint in instance.endpoints:
+            if endpoint.read_replica_id in replicas and moved_to is not None:
+                endpoint.ip = docker_driver.host_address(moved_to)
+        node_placement.cover_endpoint_addresses(instance)
         session.commit()
 
 
@@ -80,7 +87,7 @@ def _move_balancer(session: Session, instance: Instance, host: str) -> None:
     for endpoint in instance.endpoints:
         if endpoint.kind == "load_balancer":
             endpoint.ip = address
-    node_placement.cover_endpoint_address(instance)
+    node_placement.cover_endpoint_addresses(instance)
 
 
 def leave_host(ctx: OperationContext) -> None:

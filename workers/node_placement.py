@@ -68,16 +68,21 @@ def place_new_nodes(session: Session, instance: Instance) -> None:
         )  # fmt: skip
     if instance.load_balancer_host is None:
         primary = next(n.name for n in instance.nodes if n.role == "primary")
-        instance.load_balancer_host = placement.balancer_host(hosts, result.hosts, primary)
-    cover_endpoint_address(instance)
+        has_standby = any(n.role == "standby" for n in instance.nodes)
+        instance.load_balancer_host = placement.balancer_host(
+            hosts, result.hosts, primary, has_standby
+        )
+    cover_endpoint_addresses(instance)
     session.flush()
 
 
-def cover_endpoint_address(instance: Instance) -> None:
-    """The instance's certificate names its load balancer's host address (where its endpoint
-    is), so that clients verifying the server's name accept it: issued anew when it does not."""
+def cover_endpoint_addresses(instance: Instance) -> None:
+    """The instance's certificate names the addresses of its endpoints (swarm mode: their
+    hosts', the load balancer's before its endpoint row exists), so that clients verifying the
+    server's name accept it: issued anew when it does not. Nothing in single-host mode."""
     if instance.load_balancer_host is None:
         return
-    address = docker_driver.host_address(instance.load_balancer_host)
-    if not certificates.covers(instance.tls_cert, [address]):
-        instances.issue_certificate(instance, (address,))
+    addresses = {docker_driver.host_address(instance.load_balancer_host)}
+    addresses |= {e.ip for e in instance.endpoints}
+    if not certificates.covers(instance.tls_cert, sorted(addresses)):
+        instances.issue_certificate(instance, tuple(sorted(addresses)))

@@ -15,7 +15,7 @@ from controlplane.domain.failures import TemporaryError
 from controlplane.domain.states import InstanceStatus, ReadReplicaStatus
 from controlplane.services import metric_samples, ports, transitions
 from controlplane.settings import get_settings
-from workers import docker_driver, naming, nodes, proxies, volumes
+from workers import docker_driver, naming, node_placement, nodes, proxies, volumes
 from workers.blueprint import Blueprint, connection
 from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import (
@@ -40,15 +40,18 @@ def _set(
 
 
 def _ensure_direct_access(session: Session, instance: Instance, replica: ReadReplica) -> None:
+    """At the advertised address, or in swarm mode at the replica's host's (placed first),
+    which the instance's certificate then names."""
     if any(e.read_replica_id == replica.id for e in instance.endpoints):
         return
-    s = get_settings()
+    ensure_node_rows(session, instance)
+    host = next((n.host for n in instance.nodes if n.name == replica.node_name), None)
+    address = docker_driver.host_address(host) if host else get_settings().advertise_address
     port = endpoint_port(session, f"{instance.id}:{replica.node_name}", "direct_access")
     instance.endpoints.append(
-        Endpoint(
-            kind="direct_access", ip=s.advertise_address, port=port, read_replica_id=replica.id
-        )
+        Endpoint(kind="direct_access", ip=address, port=port, read_replica_id=replica.id)
     )
+    node_placement.cover_endpoint_addresses(instance)
 
 
 def _finish(sessions: sessionmaker[Session], replica_id: str) -> None:

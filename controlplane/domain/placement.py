@@ -195,16 +195,21 @@ def _with_role(n: Node, standby: Node, primary: Node) -> Node:
     return n
 
 
-def balancer_host(hosts: Sequence[Host], placed: dict[str, str], primary: str) -> str | None:
-    """Where an instance's load balancer goes: the endpoint must outlive the main node's host,
-    so a host without the main node, best without any node of the instance (losing it then
-    costs the endpoint only), the least loaded; the main's own host only when it is the one.
-    None: no host at all."""
+def balancer_host(
+    hosts: Sequence[Host], placed: dict[str, str], primary: str, has_standby: bool
+) -> str | None:
+    """Where an instance's load balancer goes. With a standby the endpoint must outlive the
+    main node's host: a host without the main node, best without any node of the instance
+    (losing it then costs the endpoint only), the least loaded; the main's own host only when
+    it is the one. Without a standby, beside the main node: losing its host loses the instance
+    anyway, and a second host would only add a way to lose the endpoint. None: no host."""
     main = placed.get(primary)
     nodes_on = set(placed.values())
 
     def rank(h: Host) -> tuple[bool, bool, float, str]:
         load = h.memory_used / h.memory_capacity if h.memory_capacity else 1.0
+        if not has_standby:
+            return (h.name != main, False, load, h.name)
         return (h.name == main, h.name in nodes_on, load, h.name)
 
     eligible = [h for h in hosts if not h.drained]

@@ -23,7 +23,11 @@ import psycopg
 import pymysql
 import pytest
 from scaleway import Client, WaitForOptions
-from scaleway.rdb.v1 import RdbV1API
+from scaleway.rdb.v1 import (
+    RdbV1API,
+    ReadReplicaEndpointSpec,
+    ReadReplicaEndpointSpecDirectAccess,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from agents.base import SUPERUSER, Connection
@@ -403,3 +407,57 @@ def test_standby_host_daemon_restart_brings_it_back(
         assert set(loop.acknowledged) <= engine.probe_ids(conn)
     finally:
         engine.close_quietly(conn)
+
+
+def test_read_replica_on_its_own_host(
+    lab: swarm_lab.Lab, swarm: SwarmControlPlane, ha_instance: str, engine: EngineClient
+) -> None:
+    """A read replica goes to a host without a node of the instance; its direct-access endpoint
+    is at that host's address and serves what the main node committed; deleted, nothing of it
+    stays on any host."""
+    instance = swarm.rdb.wait_for_instance(instance_id=ha_instance, options=WAIT)
+    _roles(swarm, ha_instance)
+    main_endpoint = instance.endpoints[0]
+    conn = engine.connect(str(main_endpoint.ip), main_endpoint.port, "swarm_admin", PASSWORD)
+    try:
+        engine.insert_committed(conn, 3 * 10**6)
+    finally:
+        engine.close_quietly(conn)
+    replica = swarm.rdb.create_read_replica(
+        instance_id=ha_instance,
+        endpoint_spec=[
+            ReadReplicaEndpointSpec(direct_access=ReadReplicaEndpointSpecDirectAccess())
+        ],
+    )
+    replica = swarm.rdb.wait_for_read_replica(read_replica_id=replica.id, options=WAIT)
+    assert replica.status == "ready", replica
+    (endpoint,) = replica.endpoints
+    with swarm.sessions() as session:
+        row = session.get(Instance, ha_instance)
+        assert row is not None
+        node = next(r.node_name for r in row.read_replicas if r.id == replica.id)
+        others = {n.host for n in row.nodes if n.name != node}
+    where = _where(lab, ha_instance)
+    host = where[_container(ha_instance, node)]
+    assert host not in others  # three hosts, two taken by the main node and its standby
+    assert endpoint.ip == next(h.address for h in lab.hosts if h.name == host)
+    deadline = time.monotonic() + 60
+    while True:
+        conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD)
+        try:
+            if 3 * 10**6 in engine.probe_ids(conn):
+                break
+        finally:
+            engine.close_quietly(conn)
+        assert time.monotonic() < deadline, "the replica never received the row"
+        time.sleep(0.5)
+    swarm.rdb.delete_read_replica(read_replica_id=replica.id)
+    deadline = time.monotonic() + 120
+    while _container(ha_instance, node) in _where(lab, ha_instance):
+        assert time.monotonic() < deadline, "the replica stayed"
+        time.sleep(1)
+    assert all(
+        lab.client(h.name).volumes.list(filters={"name": f"{PREFIX}-{ha_instance}-{node}-data"})
+        == []
+        for h in lab.hosts
+    )

@@ -50,14 +50,22 @@ def test_managers_setting() -> None:
     assert manager_urls("") == []
 
 
-def test_balancer_goes_to_a_host_without_the_instance_then_away_from_the_main() -> None:
+def test_ha_balancer_goes_to_a_host_without_the_instance_then_away_from_the_main() -> None:
     hosts = [Host(n, None, 8 * GIB, 0) for n in ("h1", "h2", "h3")]
-    assert balancer_host(hosts, {"n1": "h1", "n2": "h2"}, "n1") == "h3"
-    assert balancer_host(hosts[:2], {"n1": "h1", "n2": "h2"}, "n1") == "h2"
-    assert balancer_host(hosts[:1], {"n1": "h1"}, "n1") == "h1"  # the one host there is
+    assert balancer_host(hosts, {"n1": "h1", "n2": "h2"}, "n1", True) == "h3"
+    assert balancer_host(hosts[:2], {"n1": "h1", "n2": "h2"}, "n1", True) == "h2"
+    assert balancer_host(hosts[:1], {"n1": "h1", "n2": "h1"}, "n1", True) == "h1"  # the one host
     drained = [Host("h1", None, 8 * GIB, 0), Host("h3", None, 8 * GIB, 0, drained=True)]
-    assert balancer_host(drained, {"n1": "h1"}, "n1") == "h1"
-    assert balancer_host([], {"n1": "h1"}, "n1") is None
+    assert balancer_host(drained, {"n1": "h1", "n2": "h3"}, "n1", True) == "h1"
+    assert balancer_host([], {"n1": "h1"}, "n1", True) is None
+
+
+def test_standalone_balancer_stays_beside_its_main_node() -> None:
+    hosts = [Host("h1", None, 8 * GIB, 6 * GIB), Host("h2", None, 8 * GIB, 0)]
+    assert balancer_host(hosts, {"n1": "h1"}, "n1", False) == "h1"
+    assert balancer_host(hosts, {"n1": "h1", "r1": "h2"}, "n1", False) == "h1"
+    drained = [Host("h1", None, 8 * GIB, 0, drained=True), Host("h2", None, 8 * GIB, 0)]
+    assert balancer_host(drained, {"n1": "h1"}, "n1", False) == "h2"
 
 
 def test_a_peer_is_reached_through_its_route_when_there_is_one() -> None:
