@@ -34,6 +34,7 @@ import docker  # noqa: E402
 import httpx  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
+from bench.failover import PASSWORD, create_ha  # noqa: E402
 from controlplane.db.models import Node  # noqa: E402
 from controlplane.db.session import session_factory  # noqa: E402
 from controlplane.settings import get_settings  # noqa: E402
@@ -44,7 +45,6 @@ from tests.support.ha import wait_ha_again  # noqa: E402
 from tests.support.writeloop import WriteLoop  # noqa: E402
 from workers import drain, image_sync, swarm_hosts  # noqa: E402
 
-PASSWORD = "Bench-Passw0rd!"
 IMAGES = ("dbaas/postgresql:15", "dbaas/mariadb:10.11", "dbaas/haproxy:2.6")
 
 
@@ -56,29 +56,16 @@ class Result:
     acknowledged: int
 
 
-def create_ha(api_url: str, tenant: tenants.Tenant, engine: str) -> tuple[str, str, int]:
-    base = f"{api_url}/rdb/v1/regions/fr-par/instances"
-    body = {
-        "engine": engine,
-        "name": "bench-swarm",
-        "user_name": "bench",
-        "password": PASSWORD,
-        "node_type": "db-dev-s",
-        "is_ha_cluster": True,
-        "disable_backup": True,
-        "volume_type": "lssd",
-        "volume_size": 5_000_000_000,
-        "backup_same_region": False,
-    }
-    instance = httpx.post(base, headers=tenant.headers, json=body).raise_for_status().json()
-    while True:
-        got = httpx.get(f"{base}/{instance['id']}", headers=tenant.headers).json()
-        if got["status"] == "ready":
-            endpoint = got["endpoints"][0]
-            return got["id"], endpoint["ip"], endpoint["port"]
-        if got["status"] == "error":
-            raise RuntimeError(f"instance failed: {got}")
-        time.sleep(0.5)
+def create_swarm_ha(api_url: str, tenant: tenants.Tenant, engine: str) -> tuple[str, str, int]:
+    """A ready HA instance on lssd volumes (named volumes on each node's own host); its id and
+    its endpoint's address and port (the load balancer's host)."""
+    instance_id, port = create_ha(
+        api_url, tenant, engine, volume_type="lssd", volume_size=5_000_000_000
+    )
+    got = httpx.get(
+        f"{api_url}/rdb/v1/regions/fr-par/instances/{instance_id}", headers=tenant.headers
+    ).raise_for_status()
+    return instance_id, got.json()["endpoints"][0]["ip"], port
 
 
 def main_host(instance_id: str) -> str:
@@ -156,7 +143,7 @@ def main() -> None:
             for family in args.family or sorted(CLIENTS):
                 client = CLIENTS[family]
                 print(f"{client.engine}:", flush=True)
-                instance_id, ip, port = create_ha(api_url, tenant, client.engine)
+                instance_id, ip, port = create_swarm_ha(api_url, tenant, client.engine)
                 rows.append((client.engine, measure(client, instance_id, ip, port, args.runs)))
                 base = f"{api_url}/rdb/v1/regions/fr-par/instances/{instance_id}"
                 httpx.delete(base, headers=tenant.headers).raise_for_status()

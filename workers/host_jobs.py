@@ -18,9 +18,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.db.models import Instance
 from controlplane.domain.failures import PermanentError
-from workers import docker_driver, naming, node_placement, nodes, takeover, volumes
+from workers import docker_driver, node_placement, nodes, takeover
 from workers.blueprint import Blueprint
-from workers.blueprint import load as load_blueprint
 from workers.instance_jobs import (
     check_wanted,
     converge_instance,
@@ -29,23 +28,16 @@ from workers.instance_jobs import (
     release_synchronous,
 )
 from workers.runner import OperationContext
+from workers.upgrade_jobs import current_blueprint, drop_volume
 
 log = logging.getLogger(__name__)
 
 
-def _blueprint(sessions: sessionmaker[Session], instance_id: str) -> Blueprint | None:
-    with sessions() as session:
-        instance = load_instance(session, instance_id)
-        return None if instance is None else load_blueprint(instance)
-
-
-def _rehost(sessions: sessionmaker[Session], bp: Blueprint, node: str, host: str) -> None:
+def _rehost(sessions: sessionmaker[Session], bp: Blueprint, node: str) -> None:
     """A follower leaves ``host``: its container and volume there go (the main node holds
     every commit), its row gets another host and is marked for a fresh copy."""
     docker_driver.stop_and_remove(bp.container(node), timeout=bp.runtime.stop_timeout)
-    name = naming.volume(bp.instance_id, node)
-    docker_driver.remove_volume(name, host=host)
-    volumes.remove(name)
+    drop_volume(bp, node)  # (what it logged is collected first)
     with sessions() as session:
         instance = load_instance(session, bp.instance_id)
         if instance is None:
@@ -65,11 +57,11 @@ def _rehost(sessions: sessionmaker[Session], bp: Blueprint, node: str, host: str
 
 
 def _move_follower(sessions: sessionmaker[Session], instance_id: str, node: str, host: str) -> None:
-    bp = _blueprint(sessions, instance_id)
+    bp = current_blueprint(sessions, instance_id)
     if bp is None or bp.hosts.get(node) != host:
         return
-    _rehost(sessions, bp, node, host)
-    moved = _blueprint(sessions, instance_id)
+    _rehost(sessions, bp, node)
+    moved = current_blueprint(sessions, instance_id)
     assert moved is not None
     nodes.ensure_standby(moved, node, rebuild=True)
     nodes.wait_streaming(moved, node, timeout=120)
@@ -93,7 +85,7 @@ def _move_balancer(session: Session, instance: Instance, host: str) -> None:
 def leave_host(ctx: OperationContext) -> None:
     host = str(ctx.params["host"])
     instance_id, sessions = ctx.resource_id, ctx.sessions
-    bp = _blueprint(sessions, instance_id)
+    bp = current_blueprint(sessions, instance_id)
     if bp is None:
         return
     if bp.hosts.get(bp.primary) == host and not bp.standbys():
@@ -108,16 +100,16 @@ def leave_host(ctx: OperationContext) -> None:
             release_synchronous(sessions, instance_id)
             _move_follower(sessions, instance_id, standby, host)
             make_synchronous(sessions, instance_id)
-    bp = _blueprint(sessions, instance_id)
+    bp = current_blueprint(sessions, instance_id)
     assert bp is not None
     if bp.hosts.get(bp.primary) == host:
         check_wanted(sessions, instance_id)
         takeover.switch_over(sessions, bp)  # the old main node, now a follower, leaves below
-        bp = _blueprint(sessions, instance_id)
+        bp = current_blueprint(sessions, instance_id)
         assert bp is not None
     for follower in bp.standbys():
         if bp.hosts.get(follower) == host:
-            _rehost(sessions, bp, follower, host)
+            _rehost(sessions, bp, follower)
     with sessions() as session:
         instance = load_instance(session, instance_id)
         if instance is not None:

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 Change = Callable[[Blueprint, str], None]
 
 
-def _blueprint(sessions: sessionmaker[Session], instance_id: str) -> Blueprint | None:
+def current_blueprint(sessions: sessionmaker[Session], instance_id: str) -> Blueprint | None:
+    """The instance as its rows say now; None once it is gone or being deleted."""
     with sessions() as session:
         instance = load_instance(session, instance_id)
         if instance is None or instance.status == InstanceStatus.DELETING:
@@ -50,7 +51,7 @@ def roll(ctx: OperationContext, change: Change, ready: bool = True) -> None:
     """Apply ``change`` to every node, the main node last and, with HA, through a switchover.
     The instance is ready at the end, unless ``ready`` is false (the job settles it)."""
     instance_id, sessions = ctx.resource_id, ctx.sessions
-    bp = _blueprint(sessions, instance_id)
+    bp = current_blueprint(sessions, instance_id)
     if bp is None:
         return
     nodes.start_if_stopped(bp, bp.primary)  # (killed during an earlier attempt)
@@ -66,7 +67,7 @@ def roll(ctx: OperationContext, change: Change, ready: bool = True) -> None:
         bp = release_synchronous(sessions, instance_id)
         change(bp, standby)
         make_synchronous(sessions, instance_id)
-        bp = _blueprint(sessions, instance_id)
+        bp = current_blueprint(sessions, instance_id)
         assert bp is not None
         check_wanted(sessions, instance_id)
         timings = takeover.switch_over(sessions, bp)
@@ -110,7 +111,7 @@ def rebuild_node(bp: Blueprint, node: str) -> None:
     if bp.roles[node].kind == "primary":
         raise PermanentError("the main node is moved by a switchover, never rebuilt in place")
     docker_driver.stop_and_remove(bp.container(node), timeout=bp.runtime.stop_timeout)
-    _drop_volume(bp, node)
+    drop_volume(bp, node)
     nodes.ensure_standby(bp, node, rebuild=True)
     nodes.wait_streaming(bp, node, timeout=120)
     nodes.write_config(bp, node)
@@ -137,7 +138,7 @@ def _wait_back(bp: Blueprint, node: str) -> None:
         nodes.wait_streaming(bp, node, timeout=120)
 
 
-def _drop_volume(bp: Blueprint, node: str) -> None:
+def drop_volume(bp: Blueprint, node: str) -> None:
     """Both kinds of volume of the node go (the instance's volume type changed), once the
     log collector took what the node logged since its last pass."""
     log_collector.collect_instance(session_factory(), bp.instance_id)
@@ -173,7 +174,7 @@ def change_volume_type(ctx: OperationContext) -> None:
     """HA: the standby (and replicas) are copied afresh onto the new type, then the main node
     moves by switchover and is rebuilt on it too. Standalone: the data is copied while the
     engine is stopped (see ``volumes.move``)."""
-    bp = _blueprint(ctx.sessions, ctx.resource_id)
+    bp = current_blueprint(ctx.sessions, ctx.resource_id)
     if bp is None:
         return
     if volumes.same_kind(str(ctx.params["from_type"]), bp.volume_type):

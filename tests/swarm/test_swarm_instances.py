@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -190,6 +190,45 @@ def _wait_gone(lab: swarm_lab.Lab, instance_id: str, timeout: float = 120) -> No
         time.sleep(1)
 
 
+@contextmanager
+def _writing(engine: EngineClient, endpoint: Any, first_id: int) -> Iterator[WriteLoop]:
+    """A client writing through the endpoint (already flowing) until the block ends."""
+    loop = WriteLoop(
+        engine, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=first_id
+    )
+    writer = threading.Thread(target=loop.run, daemon=True)
+    writer.start()
+    try:
+        loop.wait_for_progress(after=20, timeout=30)
+        yield loop
+    finally:
+        loop.stop.set()
+        writer.join(10)
+
+
+def _assert_all_kept(engine: EngineClient, endpoint: Any, loop: WriteLoop) -> None:
+    """Every commit the client saw acknowledged is there."""
+    conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
+    try:
+        assert set(loop.acknowledged) <= engine.probe_ids(conn)
+    finally:
+        engine.close_quietly(conn)
+
+
+@contextmanager
+def _reactivated(swarm: SwarmControlPlane, host: str) -> Iterator[None]:
+    """``host`` takes nodes again when the block ends (after a drain), even on a failure."""
+    try:
+        yield
+    finally:
+        subprocess.run(
+            [str(processes.BIN / "dbaas"), "activate-host", host],
+            env={**os.environ, **swarm.env},
+            check=True,
+            timeout=60,
+        )
+
+
 def _container(instance_id: str, node: str) -> str:
     return f"{PREFIX}-{instance_id}-{node}"
 
@@ -251,13 +290,7 @@ def test_main_host_cut_off_standby_takes_over(
     old_main, old_standby = roles["primary"], roles["standby"]
     cut = where[_container(ha_instance, old_main)]
     endpoint = instance.endpoints[0]
-    loop = WriteLoop(
-        engine, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=1000
-    )
-    writer = threading.Thread(target=loop.run, daemon=True)
-    writer.start()
-    try:
-        loop.wait_for_progress(after=20, timeout=30)
+    with _writing(engine, endpoint, first_id=1000) as loop:
         before = len(loop.acknowledged)
         swarm_lab.cut_off(cut)
         try:
@@ -279,19 +312,12 @@ def test_main_host_cut_off_standby_takes_over(
             swarm_lab.cut_off(cut, heal=True)
         after_heal = len(loop.acknowledged)
         loop.wait_for_progress(after=after_heal + 20, timeout=60)
-    finally:
-        loop.stop.set()
-        writer.join(10)
     roles = _roles(swarm, ha_instance)
     assert roles == {"primary": old_standby, "standby": old_main}
     where = _where(lab, ha_instance)
     assert where[_container(ha_instance, old_main)] == cut  # rebuilt where its volume is
     assert _sync_standbys(lab, swarm, ha_instance) == [old_main]
-    conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
-    try:
-        assert set(loop.acknowledged) <= engine.probe_ids(conn)
-    finally:
-        engine.close_quietly(conn)
+    _assert_all_kept(engine, endpoint, loop)
 
 
 def _probe_ids_on_isolated_node(
@@ -338,13 +364,7 @@ def test_drain_main_host_moves_everything_losing_nothing(
     roles = _roles(swarm, ha_instance)
     drained = _where(lab, ha_instance)[_container(ha_instance, roles["primary"])]
     endpoint = instance.endpoints[0]
-    loop = WriteLoop(
-        engine, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, first_id=10**6
-    )
-    writer = threading.Thread(target=loop.run, daemon=True)
-    writer.start()
-    try:
-        loop.wait_for_progress(after=20, timeout=30)
+    with _writing(engine, endpoint, first_id=10**6) as loop, _reactivated(swarm, drained):
         done = subprocess.run(
             [str(processes.BIN / "dbaas"), "drain-host", drained, "--wait"],
             env={**os.environ, **swarm.env},
@@ -356,25 +376,12 @@ def test_drain_main_host_moves_everything_losing_nothing(
         assert done.returncode == 0, done.stdout + done.stderr
         after = len(loop.acknowledged)
         loop.wait_for_progress(after=after + 20, timeout=60)
-    finally:
-        loop.stop.set()
-        writer.join(10)
-        subprocess.run(
-            [str(processes.BIN / "dbaas"), "activate-host", drained],
-            env={**os.environ, **swarm.env},
-            check=True,
-            timeout=60,
-        )
     roles_after = _roles(swarm, ha_instance)
     assert roles_after == {"primary": roles["standby"], "standby": roles["primary"]}
     where = _where(lab, ha_instance)
     assert drained not in where.values(), where
     assert _sync_standbys(lab, swarm, ha_instance) == [roles["primary"]]
-    conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
-    try:
-        assert set(loop.acknowledged) <= engine.probe_ids(conn)
-    finally:
-        engine.close_quietly(conn)
+    _assert_all_kept(engine, endpoint, loop)
 
 
 def test_standby_host_daemon_restart_brings_it_back(
@@ -388,25 +395,13 @@ def test_standby_host_daemon_restart_brings_it_back(
     standby_name = _container(ha_instance, roles["standby"])
     restarted = _where(lab, ha_instance)[standby_name]
     endpoint = instance.endpoints[0]
-    loop = WriteLoop(engine, str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD,
-                     first_id=2 * 10**6)  # fmt: skip
-    writer = threading.Thread(target=loop.run, daemon=True)
-    writer.start()
-    try:
-        loop.wait_for_progress(after=20, timeout=30)
+    with _writing(engine, endpoint, first_id=2 * 10**6) as loop:
         swarm_lab.restart_daemon(restarted)
         loop.wait_for_progress(after=len(loop.acknowledged) + 20, timeout=60)
         assert _roles(swarm, ha_instance) == roles
-    finally:
-        loop.stop.set()
-        writer.join(10)
     assert lab.client(restarted).containers.get(standby_name).status == "running"
     assert _sync_standbys(lab, swarm, ha_instance) == [roles["standby"]]
-    conn = engine.connect(str(endpoint.ip), endpoint.port, "swarm_admin", PASSWORD, timeout=10)
-    try:
-        assert set(loop.acknowledged) <= engine.probe_ids(conn)
-    finally:
-        engine.close_quietly(conn)
+    _assert_all_kept(engine, endpoint, loop)
 
 
 def test_read_replica_on_its_own_host(
