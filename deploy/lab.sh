@@ -73,6 +73,9 @@ ensure_host_tools() {
   command -v losetup >/dev/null || missing+=(mount)
   command -v curl >/dev/null || missing+=(curl)
   command -v ab >/dev/null || missing+=(apache2-utils)   # bench/api_load.py's HTTP load
+  # tests/swarm: network namespaces, veths and a daemon per namespace (deploy/swarm_lab.py)
+  command -v ip >/dev/null || missing+=(iproute2)
+  command -v nsenter >/dev/null || missing+=(util-linux)
   # tests/browser: Debian's headless Chromium, driven by Playwright (its own download is unused)
   command -v chromium >/dev/null || missing+=(chromium chromium-driver)
   if [ "${#missing[@]}" -gt 0 ]; then log "installing ${missing[*]}"; apt_install "${missing[@]}"; fi
