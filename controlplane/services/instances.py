@@ -181,6 +181,14 @@ def get(
     return instance
 
 
+def get_shown(session: Session, principal: Principal, region: str, instance_id: str) -> shown.Shown:
+    """What GET shows of one instance (services/shown.py), without loading its ORM row."""
+    found = shown.one(session, instance_id, region)
+    if found is None or found.instance.organization_id != principal.organization_id:
+        raise NotFound("instance", instance_id)
+    return found
+
+
 def list_instances(
     session: Session,
     principal: Principal,

@@ -6,9 +6,11 @@ A list page is the API's hottest read. Loading it as ORM objects cost half of it
 thrown away, and it read every column, the encrypted secrets and the TLS certificate included.
 Here a page is four column selects (the instances, then the endpoints, read replicas and
 maintenances of the page by one IN query each) whose rows go straight to the wire builders
-(controlplane/api/convert.py). One instance (GET, and every write's response) keeps its ORM
-row, all joined in one query: the builders read either kind alike, so both paths share one
-conversion (tests/service/test_wire_builders.py holds their bytes to the schemas' output).
+(controlplane/api/convert.py). GET one instance is one statement: the same columns of the
+instance and its relations outer-joined, compiled once and run on the driver's cursor
+(controlplane/db/precompiled.py). A write's response converts its ORM row, all joined in one
+query. The builders read either kind alike, so all paths share one conversion
+(tests/service/test_wire_builders.py holds their bytes to the schemas' output).
 """
 
 from __future__ import annotations
@@ -19,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from controlplane.db.models import Endpoint, Instance, Maintenance, ReadReplica
+from controlplane.db.precompiled import Precompiled
 
 AnySelect = Select[*tuple[Any, ...]]
 T = TypeVar("T")
@@ -152,3 +155,59 @@ def _by_instance(
         made = make(row)
         grouped[made.instance_id].append(made)  # type: ignore[attr-defined]
     return grouped
+
+
+_ENDPOINT_AT = len(INSTANCE_COLUMNS)
+_REPLICA_AT = _ENDPOINT_AT + len(_ENDPOINT_COLUMNS)
+_MAINTENANCE_AT = _REPLICA_AT + len(_REPLICA_COLUMNS)
+_MAINTENANCE_ID_AT = _MAINTENANCE_AT + len(_MAINTENANCE_COLUMNS)
+
+# One row per combination of the instance's endpoints, replicas and maintenances (as the ORM's
+# joined load of the three relations), each relation in its own order: the first endpoint's
+# rows hold every replica in order, its first replica's rows every maintenance.
+_ONE = Precompiled(
+    select(
+        *INSTANCE_COLUMNS,
+        *_ENDPOINT_COLUMNS,
+        *_REPLICA_COLUMNS,
+        *_MAINTENANCE_COLUMNS,
+        Maintenance.id,
+    )
+    .select_from(Instance)
+    .outerjoin(Endpoint, Endpoint.instance_id == Instance.id)
+    .outerjoin(ReadReplica, ReadReplica.instance_id == Instance.id)
+    .outerjoin(Maintenance, Maintenance.instance_id == Instance.id)
+    .where(Instance.id == bindparam("instance_id"), Instance.region == bindparam("region"))
+    .order_by(
+        Endpoint.created_at,
+        Endpoint.id,
+        ReadReplica.created_at,
+        ReadReplica.id,
+        Maintenance.created_at,
+        Maintenance.id,
+    )
+)
+
+
+def one(session: Session, instance_id: str, region: str) -> Shown | None:
+    """One instance with its relations, in one statement; None when there is none."""
+    rows = _ONE.rows(session, instance_id=instance_id, region=region)
+    if not rows:
+        return None
+    endpoints: dict[str, EndpointRow] = {}
+    replicas: dict[str, ReplicaRow] = {}
+    maintenances: dict[str, MaintenanceRow] = {}
+    for row in rows:  # an id is NULL where the outer join found nothing
+        if row[_ENDPOINT_AT + 1] is not None and row[_ENDPOINT_AT + 1] not in endpoints:
+            endpoints[row[_ENDPOINT_AT + 1]] = EndpointRow._make(row[_ENDPOINT_AT:_REPLICA_AT])
+        if row[_REPLICA_AT] is not None and row[_REPLICA_AT] not in replicas:
+            replicas[row[_REPLICA_AT]] = ReplicaRow._make(row[_REPLICA_AT:_MAINTENANCE_AT])
+        maintenance_id = row[_MAINTENANCE_ID_AT]
+        if maintenance_id is not None and maintenance_id not in maintenances:
+            maintenances[maintenance_id] = MaintenanceRow._make(
+                row[_MAINTENANCE_AT:_MAINTENANCE_ID_AT]
+            )
+    instance = InstanceRow._make(rows[0][:_ENDPOINT_AT])
+    return Shown(
+        instance, list(endpoints.values()), list(replicas.values()), list(maintenances.values())
+    )

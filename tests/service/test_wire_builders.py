@@ -1,7 +1,8 @@
 """Instances leave as wire dicts built straight from the rows (controlplane/api/convert.py,
 services/shown.py): byte for byte what the pydantic schemas made of the same rows before, for
-GET one (ORM rows) and list pages (plain column rows), on SQLite and PostgreSQL, over instances
-of every shape: HA, read replicas, private networks, maintenances, tags, settings."""
+a write's response (ORM rows), GET one (its one precompiled statement) and list pages (plain
+column rows), on SQLite and PostgreSQL, over instances of every shape: HA, read replicas,
+private networks, maintenances, tags, settings."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from controlplane.catalog import find_engine_version, load_catalog, upgradable_v
 from controlplane.db.base import utcnow
 from controlplane.db.models import Endpoint, Instance, Maintenance, ReadReplica
 from controlplane.domain import backup_schedule
+from controlplane.domain.errors import NotFound
 from controlplane.services import images, maintenances, tenancy
 from controlplane.services import instances as service
 from tests.support.stores import migrated
@@ -221,6 +223,37 @@ def test_one_instance_is_the_schema_output(
             expected = _bytes(_reference(row))
             assert to_json(convert.instance_wire(row)) == expected
             assert convert.instance(row).model_dump_json(by_alias=True).encode() == expected
+            shown = service.get_shown(session, principal, "fr-par", instance_id)
+            assert to_json(convert.instances_wire(session, [shown])[0]) == expected
+
+
+def test_get_one_reads_without_a_transaction_and_only_its_own(
+    store: tuple[sessionmaker[Session], tenancy.Principal],
+) -> None:
+    """GET's session (no transaction on PostgreSQL) gives the same bytes; another tenant's
+    instance, another region's and an unknown id are not found."""
+    sessions, principal = store
+    with sessions() as session:
+        ids = session.scalars(select(Instance.id)).all()
+        expected = {
+            i: to_json(convert.instance_wire(service.get(session, principal, "fr-par", i)))
+            for i in ids
+        }
+        stranger = tenancy.create_organization(session, "stranger")
+        session.commit()
+    other = tenancy.Principal("-", stranger.id, frozenset(), None)
+    bind = sessions.kw["bind"].execution_options(isolation_level="AUTOCOMMIT")
+    with sessionmaker(bind=bind)() as session:
+        for instance_id in ids:
+            shown = service.get_shown(session, principal, "fr-par", instance_id)
+            assert to_json(convert.instances_wire(session, [shown])[0]) == expected[instance_id]
+            for who, region, wanted in (
+                (other, "fr-par", instance_id),
+                (principal, "nl-ams", instance_id),
+                (principal, "fr-par", "00000000-0000-0000-0000-000000000000"),
+            ):
+                with pytest.raises(NotFound):
+                    service.get_shown(session, who, region, wanted)
 
 
 @pytest.mark.parametrize("order_by", ["created_at_asc", "name_desc"])

@@ -86,9 +86,8 @@ async def create_instance(
 async def get_instance(
     instance_id: str, session: ReadSessionDep, principal: PrincipalDep, region: RegionDep
 ) -> Response:
-    return json_response(
-        convert.instance_wire(service.get(session, principal, region, instance_id))
-    )
+    found = service.get_shown(session, principal, region, instance_id)
+    return json_response(convert.instances_wire(session, [found])[0])
 
 
 @router.patch("/instances/{instance_id}")
