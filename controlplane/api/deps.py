@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.db.session import read_session_factory, session_factory
 from controlplane.domain.errors import InvalidArguments
-from controlplane.services.tenancy import Principal, authenticate
+from controlplane.services.tenancy import Principal, authenticate, remembered
 from controlplane.settings import Settings, get_settings
 
 
@@ -47,13 +47,13 @@ async def _settings() -> Settings:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 
-async def _principal(
-    session: ReadSessionDep, x_auth_token: Annotated[str | None, Header()] = None
-) -> Principal:
-    """A key not remembered yet is read through a read session: the read routes' own (one
-    session a request), apart from the writing routes' transactions."""
-    principal = authenticate(session, x_auth_token)
-    session.rollback()  # give the connection back to the pool; routes take their own
+async def _principal(x_auth_token: Annotated[str | None, Header()] = None) -> Principal:
+    """A key remembered by this process costs no session; one not remembered yet is read
+    through a read session of its own, apart from the writing routes' transactions."""
+    principal = remembered(x_auth_token)
+    if principal is None:
+        with read_session_factory()() as session:
+            principal = authenticate(session, x_auth_token)
     return principal
 
 

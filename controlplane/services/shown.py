@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, String, any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from controlplane.db.models import Endpoint, Instance, Maintenance, ReadReplica
@@ -141,6 +142,15 @@ def page(session: Session, query: AnySelect) -> list[Shown]:
     ]
 
 
+def _one_of(session: Session, column: Any, ids: list[str]) -> Any:
+    """``column IN ids``; on PostgreSQL ``= ANY`` of one array parameter: the statement's text
+    is then the same for any page, so psycopg prepares it once, where the 100 parameters of an
+    IN were rendered for each page and made it too long to cache (a fifth of a page's CPU)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
+    return column.in_(ids)
+
+
 def _by_instance(
     session: Session,
     table: type[Endpoint | ReadReplica | Maintenance],
@@ -149,7 +159,7 @@ def _by_instance(
     make: Callable[[Any], T],
 ) -> dict[str, list[T]]:
     """The rows of the page's instances by instance, in the relations' order (oldest first)."""
-    query = select(*columns).where(table.instance_id.in_(ids))
+    query = select(*columns).where(_one_of(session, table.instance_id, ids))
     grouped: dict[str, list[T]] = defaultdict(list)
     for row in session.execute(query.order_by(table.created_at, table.id)):
         made = make(row)

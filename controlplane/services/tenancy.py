@@ -47,18 +47,25 @@ _principals: dict[str, tuple[float, Principal]] = {}  # secret hash -> (expires,
 def authenticate(session: Session, token: str | None) -> Principal:
     """The key's holder. Only a SHA-256 of the secret is looked up or kept (an index lookup of
     a hash leaks nothing usable about the secret); unknown keys are never cached."""
-    if not token:
-        raise DeniedAuthentication("invalid_argument")
-    secret_hash = hash_secret_key(token)
-    now = time.monotonic()
-    cached = _principals.get(secret_hash)
-    if cached is not None and cached[0] > now:
-        return cached[1]
+    principal = remembered(token)
+    if principal is not None:
+        return principal
+    secret_hash = hash_secret_key(token or "")
     principal = _load_principal(session, secret_hash)
     if len(_principals) >= PRINCIPAL_CACHE_SIZE:
         _principals.clear()
-    _principals[secret_hash] = (now + PRINCIPAL_TTL_SECONDS, principal)
+    _principals[secret_hash] = (time.monotonic() + PRINCIPAL_TTL_SECONDS, principal)
     return principal
+
+
+def remembered(token: str | None) -> Principal | None:
+    """The key's holder if this process read it within the TTL (no query); None otherwise."""
+    if not token:
+        raise DeniedAuthentication("invalid_argument")
+    cached = _principals.get(hash_secret_key(token))
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    return None
 
 
 def _load_principal(session: Session, secret_hash: str) -> Principal:

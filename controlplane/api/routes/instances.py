@@ -24,7 +24,7 @@ from controlplane.api.schemas.instances import (
 )
 from controlplane.api.schemas.operations import ListOperationsResponse
 from controlplane.db.base import utcnow
-from controlplane.db.session import session_factory
+from controlplane.db.session import read_session_factory, session_factory
 from controlplane.domain import metrics
 from controlplane.services import instances as service
 from controlplane.services import metric_samples, operations
@@ -83,11 +83,10 @@ async def create_instance(
 
 
 @router.get("/instances/{instance_id}")
-async def get_instance(
-    instance_id: str, session: ReadSessionDep, principal: PrincipalDep, region: RegionDep
-) -> Response:
-    found = service.get_shown(session, principal, region, instance_id)
-    return json_response(convert.instances_wire(session, [found])[0])
+async def get_instance(instance_id: str, principal: PrincipalDep, region: RegionDep) -> Response:
+    with read_session_factory()() as session:
+        found = service.get_shown(session, principal, region, instance_id)
+        return json_response(convert.instances_wire(session, [found])[0])
 
 
 @router.patch("/instances/{instance_id}")
