@@ -28,18 +28,6 @@ async def _session() -> AsyncIterator[Session]:
 SessionDep = Annotated[Session, Depends(_session)]
 
 
-async def _read_session() -> AsyncIterator[Session]:
-    session = read_session_factory()()
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-ReadSessionDep = Annotated[Session, Depends(_read_session)]
-"""For routes that only read (db/session.py read_session_factory): no BEGIN, no ROLLBACK."""
-
-
 async def _settings() -> Settings:
     return get_settings()
 

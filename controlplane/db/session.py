@@ -28,10 +28,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # (beyond the pool, every request paid a connect, its pragmas and a close).
 POOL_SIZE = 20
 POOL_OVERFLOW = 20
-# PostgreSQL: twice the API processes (controlplane/cli.py default_api_workers), half the
-# connections each, so a 2-core host's 4 processes stay within the server's 100 (a request
-# beyond waits for a connection instead of being refused by the server).
-PG_POOL = {"pool_size": POOL_SIZE // 2, "max_overflow": POOL_OVERFLOW // 2}
+# PostgreSQL: twice the API processes (controlplane/cli.py default_api_workers), under half
+# the connections each (and READ_POOL's 3), so a 2-core host's 4 processes hold at most 84 of
+# the server's 100 (a request beyond waits for a connection instead of being refused).
+PG_POOL = {"pool_size": POOL_SIZE // 2 - 1, "max_overflow": POOL_OVERFLOW // 2 - 1}
 
 
 # The metadata store is small and read from memory: a random read costs about a sequential one.
@@ -99,21 +99,41 @@ def session_factory() -> sessionmaker[Session]:
     return _factory(get_settings().database_url)
 
 
+# The API's hot reads run on its event loop and give their connection back before they await
+# (api/routes/instances.py): one connection a process, two spare.
+READ_POOL = {"pool_size": 1, "max_overflow": 2}
+
+
+@cache
+def read_engine_for(url: str) -> Engine:
+    """The pool of read_session_factory's sessions (SQLite: the one engine; sqlite3 begins no
+    transaction before a SELECT anyway)."""
+    if not url.startswith("postgresql"):
+        return engine_for(url)
+    # A pool of its own whose connections are in autocommit from the start: switching a shared
+    # connection's mode at each checkout and back at each return, and the rollback on return,
+    # cost as much CPU as a GET one's query (nothing to roll back outside a transaction).
+    engine = create_engine(
+        url,
+        connect_args={"options": PG_SESSION_OPTIONS},
+        isolation_level="AUTOCOMMIT",
+        pool_reset_on_return=None,
+        **READ_POOL,
+    )
+    _ping_when_idle(engine)
+    return engine
+
+
 @cache
 def _read_factory(url: str) -> sessionmaker[Session]:
-    if url.startswith("sqlite"):  # sqlite3 begins no transaction before a SELECT anyway
-        return _factory(url)
-    return sessionmaker(
-        bind=engine_for(url).execution_options(isolation_level="AUTOCOMMIT"),
-        expire_on_commit=False,
-    )
+    return sessionmaker(bind=read_engine_for(url), expire_on_commit=False)
 
 
 def read_session_factory() -> sessionmaker[Session]:
     """Sessions for requests that only read: no transaction around their statements. On
     PostgreSQL that spares a BEGIN and a ROLLBACK round trip per request (GET one: 4 round trips
     became 2), and each statement still sees what was committed when it started, as under the
-    READ COMMITTED default; the same pool. Never write through one: nothing would roll back."""
+    READ COMMITTED default. Never write through one: nothing would roll back."""
     return _read_factory(get_settings().database_url)
 
 

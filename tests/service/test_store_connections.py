@@ -9,17 +9,19 @@ from typing import Any
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
 
 from controlplane.db import session as store
 
 
+@pytest.mark.parametrize("pool", ["transactions", "reads"])
 def test_a_connection_cut_while_idle_is_replaced(
-    postgres_server_url: str, monkeypatch: pytest.MonkeyPatch
+    postgres_server_url: str, monkeypatch: pytest.MonkeyPatch, pool: str
 ) -> None:
     from tests.support.stores import fresh_postgres
 
     url = fresh_postgres(postgres_server_url)
-    engine = store.engine_for(url)
+    engine = store.engine_for(url) if pool == "transactions" else store.read_engine_for(url)
     pings: list[object] = []
     real_ping = engine.dialect.do_ping
 
@@ -47,5 +49,28 @@ def test_a_connection_cut_while_idle_is_replaced(
         with engine.connect() as conn:  # no error: the dead connection was replaced
             assert conn.execute(text("SELECT pg_backend_pid()")).scalar_one() != first_pid
         assert pings and pings[0] is not True  # the ping found it dead
+    finally:
+        engine.dispose()
+
+
+def test_reads_run_outside_a_transaction(postgres_server_url: str) -> None:
+    """A read session's statements each run on their own (no BEGIN before, no ROLLBACK after)
+    and its connection goes back to the pool idle, not in a transaction."""
+    from tests.support.stores import fresh_postgres
+
+    url = fresh_postgres(postgres_server_url)
+    engine = store.read_engine_for(url)
+    try:
+        sessions = sessionmaker(bind=engine)
+        with sessions() as session:
+            pid = session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+            first = session.execute(text("SELECT now()")).scalar_one()
+            time.sleep(0.01)
+            assert session.execute(text("SELECT now()")).scalar_one() > first  # two transactions
+        with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as observer:
+            state = observer.execute(
+                "SELECT state FROM pg_stat_activity WHERE pid = %s", [pid]
+            ).fetchone()
+        assert state == ("idle",)
     finally:
         engine.dispose()

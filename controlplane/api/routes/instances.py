@@ -13,7 +13,6 @@ from controlplane.api.deps import (
     PageDep,
     PageSizeDep,
     PrincipalDep,
-    ReadSessionDep,
     RegionDep,
     SessionDep,
 )
@@ -40,10 +39,12 @@ def wants_download(dl: str | None) -> bool:
 
 # The two hottest reads run on the event loop, like the dependencies: the hop to the thread
 # pool cost more than their queries (a quarter of GET one's CPU), and SQLite readers in WAL mode
-# never wait for a writer. One API process per CPU keeps the loops busy.
+# never wait for a writer. One API process per CPU keeps the loops busy. Each opens its read
+# session and closes it with no await in between: a process's loop holds one read connection
+# at most (db/session.py READ_POOL), and a yield dependency's exit would have cost a tenth of
+# GET one's CPU.
 @router.get("/instances")
 async def list_instances(
-    session: ReadSessionDep,
     principal: PrincipalDep,
     region: RegionDep,
     tags: Annotated[list[str] | None, Query()] = None,
@@ -55,20 +56,21 @@ async def list_instances(
     page: PageDep = 1,
     page_size: PageSizeDep = None,
 ) -> Response:
-    result = service.list_instances(
-        session,
-        principal,
-        region,
-        name=name or None,
-        tags=[t for t in tags or [] if t],
-        project_id=project_id or None,
-        organization_id=organization_id or None,
-        has_maintenances=has_maintenances,
-        order_by=order_by or "created_at_asc",
-        page=page,
-        page_size=page_size,
-    )
-    instances = convert.instances_wire(session, result.items)
+    with read_session_factory()() as session:
+        result = service.list_instances(
+            session,
+            principal,
+            region,
+            name=name or None,
+            tags=[t for t in tags or [] if t],
+            project_id=project_id or None,
+            organization_id=organization_id or None,
+            has_maintenances=has_maintenances,
+            order_by=order_by or "created_at_asc",
+            page=page,
+            page_size=page_size,
+        )
+        instances = convert.instances_wire(session, result.items)
     return json_response({"instances": instances, "total_count": result.total_count})
 
 
@@ -86,7 +88,8 @@ async def create_instance(
 async def get_instance(instance_id: str, principal: PrincipalDep, region: RegionDep) -> Response:
     with read_session_factory()() as session:
         found = service.get_shown(session, principal, region, instance_id)
-        return json_response(convert.instances_wire(session, [found])[0])
+        instance = convert.instances_wire(session, [found])[0]
+    return json_response(instance)
 
 
 @router.patch("/instances/{instance_id}")
