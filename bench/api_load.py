@@ -68,6 +68,13 @@ def fill(url: str, rows: int) -> tuple[dict[str, str], str]:
                 session.add(row)
     with session_scope() as session:
         one = session.query(Instance.id).filter(Instance.name == "load-00000").scalar()
+    if url.startswith("postgresql"):  # as a store in use is: vacuumed, its statistics current
+        from controlplane.db.session import engine_for  # (not autovacuum's run mid-measure)
+
+        with engine_for(url).connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
+                "VACUUM ANALYZE"
+            )
     return tenant.headers, str(one)
 
 
@@ -174,7 +181,7 @@ def store_url(store: str) -> Iterator[str]:
         return
     from tests.support.stores import fresh_postgres, postgres_server
 
-    with postgres_server() as server:
+    with postgres_server(direct=True) as server:  # reached as a deployment reaches its store
         yield fresh_postgres(server)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, String, any_, bindparam, select
+from sqlalchemy import Select, Text, any_, bindparam, cast, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -145,10 +145,18 @@ def page(session: Session, query: AnySelect) -> list[Shown]:
 def _one_of(session: Session, column: Any, ids: list[str]) -> Any:
     """``column IN ids``; on PostgreSQL ``= ANY`` of one array parameter: the statement's text
     is then the same for any page, so psycopg prepares it once, where the 100 parameters of an
-    IN were rendered for each page and made it too long to cache (a fifth of a page's CPU)."""
+    IN were rendered for each page and made it too long to cache (a fifth of a page's CPU). The
+    array travels as its text, cast by the server: psycopg's list adapter checks each element
+    in Python (a twentieth of a page's CPU)."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))
+        return column == any_(cast(bindparam("ids", text_array(ids), type_=Text), ARRAY(Text)))
     return column.in_(ids)
+
+
+def text_array(values: list[str]) -> str:
+    """PostgreSQL's text form of a one-dimensional array of strings."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
 
 
 def _by_instance(
