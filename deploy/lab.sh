@@ -72,7 +72,7 @@ ensure_host_tools() {
   command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
   command -v losetup >/dev/null || missing+=(mount)
   command -v curl >/dev/null || missing+=(curl)
-  command -v ab >/dev/null || missing+=(apache2-utils)   # bench/api_load.py's HTTP load
+  command -v wrk >/dev/null || missing+=(wrk)   # bench/api_load.py's HTTP load
   # tests/swarm: network namespaces, veths and a daemon per namespace (deploy/swarm_lab.py)
   command -v ip >/dev/null || missing+=(iproute2)
   command -v nsenter >/dev/null || missing+=(util-linux)

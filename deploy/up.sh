@@ -23,7 +23,7 @@ start() {  # name, command...: supervised, started again whenever it exits
   nohup "$ROOT/deploy/supervise.sh" "$name" "$@" >>"$LOG/$name.log" 2>&1 &
   echo $! >"$RUN/$name.pid"
 }
-start api "$BIN/dbaas" api --host "$HOST" --port "$PORT"   # one process per CPU (PostgreSQL: two)
+start api "$BIN/dbaas" api --host "$HOST" --port "$PORT"   # one process per CPU
 start worker "$BIN/celery" -A workers.app worker --loglevel INFO --pool threads --concurrency 8 -n "worker@%h"
 start beat "$BIN/celery" -A workers.app beat --loglevel INFO -s "$RUN/celerybeat-schedule"
 start monitor "$BIN/dbaas" monitor

@@ -30,9 +30,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 # (beyond the pool, every request paid a connect, its pragmas and a close).
 POOL_SIZE = 20
 POOL_OVERFLOW = 20
-# PostgreSQL: twice the API processes (controlplane/cli.py default_api_workers), under half
-# the connections each (and READ_POOL's 3), so a 2-core host's 4 processes hold at most 84 of
-# the server's 100 (a request beyond waits for a connection instead of being refused).
+# PostgreSQL: under half the connections each (and READ_POOL's 3), so that even two API
+# processes per CPU (DBAAS_API_WORKERS) on a 2-core host hold at most 84 of the server's 100 (a
+# request beyond waits for a connection instead of being refused).
 PG_POOL = {"pool_size": POOL_SIZE // 2 - 1, "max_overflow": POOL_OVERFLOW // 2 - 1}
 
 
