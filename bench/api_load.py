@@ -1,4 +1,4 @@
-"""API read paths at scale: GET one instance, a list page of 100, a refused create.
+"""The API at scale: GET one instance, a list page of 100, a refused create, a rename.
 
 Usage (after deploy/lab.sh): .venv/bin/python bench/api_load.py [--rows 1000 10000]
     [--store sqlite postgresql] [--seconds 5] [--workers N]
@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
@@ -105,6 +106,15 @@ def api(url: str, workers: int | None) -> Iterator[str]:
         proc.wait(30)
 
 
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    paths: tuple[str, ...]  # several: each request picks one at random
+    body: str | None = None
+    status: int = 200  # every answer's
+
+
 # wrk (HTTP/1.1, connections kept alive) scripted to print its summary in plain numbers. (ab
 # speaks HTTP/1.0, whose keep-alive uvicorn does not offer: every ab request had been a new TCP
 # connection, as no real client's is.)
@@ -112,6 +122,10 @@ WRK_SCRIPT = """
 wrk.method = "%s"
 wrk.body = %s
 wrk.headers["Content-Type"] = "application/json"
+local paths = {%s}
+if #paths > 1 then
+  request = function() return wrk.format(nil, paths[math.random(#paths)]) end
+end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format("RESULT %%d %%d %%d %%d %%d %%d\\n", summary.requests,
@@ -121,47 +135,52 @@ end
 """
 
 
-def load(url: str, headers: dict[str, str], clients: int, seconds: int,
-         body: bytes | None = None) -> tuple[float, float, float]:  # fmt: skip
+def load(base: str, headers: dict[str, str], case: Case, clients: int,
+         seconds: int) -> tuple[float, float, float]:  # fmt: skip
     """(requests/s, p50 ms, p99 ms) of ``clients`` connections sending requests back to back;
-    every answer must be a 2xx (a 4xx for a request with a body: the refused create)."""
-    method, payload = ("POST", json.dumps(body.decode())) if body is not None else ("GET", "nil")
+    every answer must have the case's status."""
+    body = json.dumps(case.body) if case.body is not None else "nil"
+    paths = ", ".join(json.dumps(path) for path in case.paths)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
-        script.write(WRK_SCRIPT % (method, payload))
+        script.write(WRK_SCRIPT % (case.method, body, paths))
         script.flush()
         argv = ["wrk", "-t", str(min(clients, 2)), "-c", str(clients), "-d", f"{seconds}s",
                 "-s", script.name]  # fmt: skip
         for name, value in headers.items():
             argv += ["-H", f"{name}: {value}"]
-        out = subprocess.run([*argv, url], capture_output=True, text=True, check=True).stdout
+        argv.append(base + case.paths[0])
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     found = re.search(r"RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)", out)
     assert found, out
-    requests, micros, refused, failed, p50, p99 = map(int, found.groups())
+    requests, micros, not_2xx, failed, p50, p99 = map(int, found.groups())
     assert failed == 0, out
-    assert refused == (requests if body is not None else 0), out
+    assert not_2xx == (0 if case.status < 300 else requests), out
     return requests / (micros / 1e6), p50 / 1000, p99 / 1000
 
 
 def measure(url: str, rows: int, seconds: int, workers: int | None) -> list[tuple[str, ...]]:
     headers, one = fill(url, rows)
     invalid = json.dumps({"name": "x", "engine": "NoSuchEngine-1", "node_type": "db-dev-s"})
-    cases = [
-        ("GET one", f"{BASE}/{one}", None),
-        ("list page of 100", f"{BASE}?page_size=100", None),
-        ("create refused (400)", BASE, invalid.encode()),
-    ]
     results = []
     with api(url, workers) as base:
-        for name, path, body in cases:
-            expected = 400 if body else 200
-            probe = httpx.request("POST" if body else "GET", base + path, headers=headers,
-                                  content=body, timeout=30)  # fmt: skip
-            assert probe.status_code == expected, probe.text
-            load(base + path, headers, 32, 2, body)  # warm-up, not counted (pools, caches)
+        page = httpx.get(f"{base}{BASE}?page_size=100", headers=headers, timeout=30).json()
+        hundred = tuple(f"{BASE}/{i['id']}" for i in page["instances"])
+        cases = [
+            Case("GET one", "GET", (f"{BASE}/{one}",)),
+            Case("list page of 100", "GET", (f"{BASE}?page_size=100",)),
+            Case("create refused (400)", "POST", (BASE,), invalid, 400),
+            # a write: each request renames one of 100 instances (a row lock, a commit)
+            Case("rename (PATCH) one of 100", "PATCH", hundred, json.dumps({"name": "renamed"})),
+        ]
+        for case in cases:
+            probe = httpx.request(case.method, base + case.paths[0], headers=headers,
+                                  content=case.body, timeout=30)  # fmt: skip
+            assert probe.status_code == case.status, probe.text
+            load(base, headers, case, 32, 2)  # warm-up, not counted (pools, caches)
             for clients in (1, 32):
-                rate, p50, p99 = load(base + path, headers, clients, seconds, body)
-                results.append((name, str(clients), f"{rate:.0f}", f"{p50:.1f}", f"{p99:.1f}"))
-                print(f"  {name}, {clients} clients: {rate:.0f} req/s, p50 {p50:.1f} ms, "
+                rate, p50, p99 = load(base, headers, case, clients, seconds)
+                results.append((case.name, str(clients), f"{rate:.0f}", f"{p50:.1f}", f"{p99:.1f}"))
+                print(f"  {case.name}, {clients} clients: {rate:.0f} req/s, p50 {p50:.1f} ms, "
                       f"p99 {p99:.1f} ms", flush=True)  # fmt: skip
     return results
 
