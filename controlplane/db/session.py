@@ -40,8 +40,8 @@ PG_POOL = {"pool_size": POOL_SIZE // 2 - 1, "max_overflow": POOL_OVERFLOW // 2 -
 # Under PostgreSQL's disk-era default (4) a list page's IN lookup of its 100 instances' endpoints
 # scanned the whole table from 10,000 rows on (2.5 ms, growing with it) instead of the index.
 # Sessions in UTC: psycopg then returns timestamps in datetime.timezone.utc, which UtcDateTime
-# keeps as they are. In a named zone (the server's default, e.g. Etc/UTC), converting a list
-# page's 300 timestamps through zoneinfo cost a tenth of the page's CPU.
+# keeps as they are. In a named zone (the server's default, e.g. Etc/UTC), each of a list
+# page's 300 timestamps went through a zoneinfo conversion (0.4 us each).
 PG_SESSION_OPTIONS = "-c random_page_cost=1.1 -c timezone=UTC"
 
 
