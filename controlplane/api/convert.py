@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import object_session
 
 from controlplane.api.schemas import acls
 from controlplane.api.schemas import endpoints as ep
@@ -28,6 +28,7 @@ from controlplane.db.models import (
     Operation,
     ReadReplica,
 )
+from controlplane.db.session import Reader
 from controlplane.domain import backup_schedule
 from controlplane.domain import metrics as domain_metrics
 from controlplane.domain.redact import public_message
@@ -95,9 +96,9 @@ def instance_wire(row: Instance) -> WireDict:
     return instances_wire(object_session(row), [shown.of(row)])[0]
 
 
-def instances_wire(session: Session | None, rows: Sequence[Shown]) -> list[WireDict]:
+def instances_wire(reader: Reader | None, rows: Sequence[Shown]) -> list[WireDict]:
     """What is the same for every row of a page (the time, the image versions) worked out once."""
-    observed = images.current_engine_versions(session) if session is not None and rows else {}
+    observed = images.current_engine_versions(reader) if reader is not None and rows else {}
     seen = frozenset(observed.items())
     now = utcnow()
     return [_instance(row, _upgrades(row.instance.engine, seen), now) for row in rows]

@@ -10,8 +10,8 @@ statement may only bind types without a bind processor (strings, numbers: checke
 column types' result processors are applied as SQLAlchemy would apply them (UTC datetimes, and
 JSON and booleans on SQLite).
 
-The statement runs on the session's connection: inside its transaction if it has one, and
-through the same pool. It bypasses SQLAlchemy's execution events.
+The statement runs on the given connection, or the session's: inside its transaction if it has
+one, and through the same pool. It bypasses SQLAlchemy's execution events.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Dialect, Select
+from sqlalchemy import Connection, Dialect, Select
 from sqlalchemy.orm import Session
 
 
@@ -39,8 +39,8 @@ class Precompiled:
         self._statement = statement
         self._by_dialect: dict[str, _ForDialect] = {}
 
-    def rows(self, session: Session, **params: Any) -> list[tuple[Any, ...]]:
-        connection = session.connection()
+    def rows(self, reader: Session | Connection, **params: Any) -> list[tuple[Any, ...]]:
+        connection = reader.connection() if isinstance(reader, Session) else reader
         compiled = self._for(connection.dialect)
         values = compiled.compiled.construct_params(params)
         arguments: Any = values

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pydantic_core
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -147,6 +147,21 @@ def read_engine_for(url: str) -> Engine:
 @cache
 def _read_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=read_engine_for(url), expire_on_commit=False)
+
+
+# What a read runs its statements on: a Session, or, on the API's hottest reads, a bare pooled
+# connection (checking one out costs a quarter of a Session's open and close: 19 against 80 us).
+Reader = Session | Connection
+
+
+def dialect_name(reader: Reader) -> str:
+    return reader.dialect.name if isinstance(reader, Connection) else reader.get_bind().dialect.name
+
+
+def read_connection() -> Connection:
+    """A connection of read_session_factory's pool, for a read that needs no ORM object; use it
+    as a context manager (it goes back to the pool at the end)."""
+    return read_engine_for(get_settings().database_url).connect()
 
 
 def read_session_factory() -> sessionmaker[Session]:

@@ -25,6 +25,7 @@ from controlplane.catalog.model import NodeType
 from controlplane.catalog.settings_rules import connection_capacity
 from controlplane.catalog.volumes import effective_volume_size
 from controlplane.db.models import AclRule, Instance, Maintenance
+from controlplane.db.session import Reader, dialect_name
 from controlplane.domain import acl, maintenance, rules
 from controlplane.domain.arguments import ArgumentError, Reason
 from controlplane.domain.errors import InvalidArguments, NotFound, TransientState
@@ -181,16 +182,16 @@ def get(
     return instance
 
 
-def get_shown(session: Session, principal: Principal, region: str, instance_id: str) -> shown.Shown:
+def get_shown(reader: Reader, principal: Principal, region: str, instance_id: str) -> shown.Shown:
     """What GET shows of one instance (services/shown.py), without loading its ORM row."""
-    found = shown.one(session, instance_id, region)
+    found = shown.one(reader, instance_id, region)
     if found is None or found.instance.organization_id != principal.organization_id:
         raise NotFound("instance", instance_id)
     return found
 
 
 def list_instances(
-    session: Session,
+    reader: Reader,
     principal: Principal,
     region: str,
     *,
@@ -215,7 +216,7 @@ def list_instances(
     if name:
         where.append(func.lower(Instance.name).contains(name.lower(), autoescape=True))
     if tags:
-        where.append(_has_tags(session, tags))
+        where.append(_has_tags(reader, tags))
     if has_maintenances is not None:
         open_ones = exists().where(
             Maintenance.instance_id == Instance.id,
@@ -223,9 +224,9 @@ def list_instances(
         )
         where.append(open_ones if has_maintenances else ~open_ones)
     # count(*), not count(id): the listing index alone answers it, no id read and tested
-    total = session.scalar(select(func.count()).select_from(Instance).where(*where)) or 0
+    total = reader.scalar(select(func.count()).select_from(Instance).where(*where)) or 0
     query = select(*shown.INSTANCE_COLUMNS).where(*where).order_by(*_order(order_by))
-    rows = shown.page(session, query.offset((page - 1) * size).limit(size))
+    rows = shown.page(reader, query.offset((page - 1) * size).limit(size))
     return Page(rows, int(total))
 
 
@@ -247,10 +248,10 @@ def _order(order_by: str) -> list[Any]:
     return [k.desc() for k in keys] if order_by.endswith("_desc") else keys
 
 
-def _has_tags(session: Session, tags: list[str]) -> Any:
+def _has_tags(reader: Reader, tags: list[str]) -> Any:
     """Every one of ``tags`` is in the instance's JSON list (PostgreSQL: containment;
     SQLite: one json_each lookup per tag)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name(reader) == "postgresql":
         return cast(Instance.tags, JSONB).contains(sorted(set(tags)))
     conditions = []
     for tag in sorted(set(tags)):

@@ -23,10 +23,10 @@ from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Select, Text, any_, bindparam, cast, select
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.orm import Session
 
 from controlplane.db.models import Endpoint, Instance, Maintenance, ReadReplica
 from controlplane.db.precompiled import Precompiled
+from controlplane.db.session import Reader, dialect_name
 
 AnySelect = Select[*tuple[Any, ...]]
 T = TypeVar("T")
@@ -125,14 +125,14 @@ _REPLICA_COLUMNS = _columns(ReadReplica, ReplicaRow)
 _MAINTENANCE_COLUMNS = _columns(Maintenance, MaintenanceRow)
 
 
-def page(session: Session, query: AnySelect) -> list[Shown]:
+def page(reader: Reader, query: AnySelect) -> list[Shown]:
     """``query`` selects ``INSTANCE_COLUMNS``, filtered, ordered and limited to one page."""
-    rows = [InstanceRow._make(row) for row in session.execute(query)]
+    rows = [InstanceRow._make(row) for row in reader.execute(query)]
     ids = [row.id for row in rows]
-    endpoints = _by_instance(session, Endpoint, _ENDPOINT_COLUMNS, ids, EndpointRow._make)
-    replicas = _by_instance(session, ReadReplica, _REPLICA_COLUMNS, ids, ReplicaRow._make)
+    endpoints = _by_instance(reader, Endpoint, _ENDPOINT_COLUMNS, ids, EndpointRow._make)
+    replicas = _by_instance(reader, ReadReplica, _REPLICA_COLUMNS, ids, ReplicaRow._make)
     maintenances = _by_instance(
-        session, Maintenance, _MAINTENANCE_COLUMNS, ids, MaintenanceRow._make
+        reader, Maintenance, _MAINTENANCE_COLUMNS, ids, MaintenanceRow._make
     )
     return [
         Shown(
@@ -142,13 +142,13 @@ def page(session: Session, query: AnySelect) -> list[Shown]:
     ]
 
 
-def _one_of(session: Session, column: Any, ids: list[str]) -> Any:
+def _one_of(reader: Reader, column: Any, ids: list[str]) -> Any:
     """``column IN ids``; on PostgreSQL ``= ANY`` of one array parameter: the statement's text
     is then the same for any page, so psycopg prepares it once, where the 100 parameters of an
     IN were rendered for each page and made it too long to cache (a fifth of a page's CPU). The
     array travels as its text, cast by the server: psycopg's list adapter checks each element
     in Python (a twentieth of a page's CPU)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name(reader) == "postgresql":
         return column == any_(cast(bindparam("ids", text_array(ids), type_=Text), ARRAY(Text)))
     return column.in_(ids)
 
@@ -160,16 +160,16 @@ def text_array(values: list[str]) -> str:
 
 
 def _by_instance(
-    session: Session,
+    reader: Reader,
     table: type[Endpoint | ReadReplica | Maintenance],
     columns: tuple[Any, ...],
     ids: list[str],
     make: Callable[[Any], T],
 ) -> dict[str, list[T]]:
     """The rows of the page's instances by instance, in the relations' order (oldest first)."""
-    query = select(*columns).where(_one_of(session, table.instance_id, ids))
+    query = select(*columns).where(_one_of(reader, table.instance_id, ids))
     grouped: dict[str, list[T]] = defaultdict(list)
-    for row in session.execute(query.order_by(table.created_at, table.id)):
+    for row in reader.execute(query.order_by(table.created_at, table.id)):
         made = make(row)
         grouped[made.instance_id].append(made)  # type: ignore[attr-defined]
     return grouped
@@ -207,9 +207,9 @@ _ONE = Precompiled(
 )
 
 
-def one(session: Session, instance_id: str, region: str) -> Shown | None:
+def one(reader: Reader, instance_id: str, region: str) -> Shown | None:
     """One instance with its relations, in one statement; None when there is none."""
-    rows = _ONE.rows(session, instance_id=instance_id, region=region)
+    rows = _ONE.rows(reader, instance_id=instance_id, region=region)
     if not rows:
         return None
     endpoints: dict[str, EndpointRow] = {}
