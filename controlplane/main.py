@@ -39,9 +39,9 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
 def freeze_startup_objects() -> None:
     """Move the objects a process made to start (modules, routes, schemas, mappers: most of the
     objects it will ever hold) out of the garbage collector's sight, as they live as long as it.
-    Each full collection had walked them all: 50-90 ms on the lab host, a few times a minute
-    under load, stalling every request the process held (GET one's p99 at 32 clients 64 ms, a
-    list page's 1.1 s). Collections now walk only what requests made since."""
+    Each full collection had walked them all: 50-100 ms on the lab host, a few times a minute
+    under load, stalling every request the process held. Collections now walk only what
+    requests made since (2-3 ms)."""
     configure_mappers()
     gc.collect()
     gc.freeze()

@@ -20,8 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Select
+from sqlalchemy import Dialect, Select
 from sqlalchemy.orm import Session
+
+from controlplane.db.session import Reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,7 @@ class Precompiled:
         self._statement = statement
         self._by_dialect: dict[str, _ForDialect] = {}
 
-    def rows(self, reader: Session | Connection, **params: Any) -> list[tuple[Any, ...]]:
+    def rows(self, reader: Reader, **params: Any) -> list[tuple[Any, ...]]:
         connection = reader.connection() if isinstance(reader, Session) else reader
         compiled = self._for(connection.dialect)
         values = compiled.compiled.construct_params(params)

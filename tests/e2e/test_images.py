@@ -60,9 +60,9 @@ def start_postgres(lab: Lab, image: str, password: str, **kwargs: object):
     )
 
 
-def pg_connect(port: int, password: str) -> psycopg.Connection:
+def pg_connect(port: int, password: str, host: str = "127.0.0.1") -> psycopg.Connection:
     return psycopg.connect(
-        host="127.0.0.1",
+        host=host,
         port=port,
         user="postgres",
         password=password,

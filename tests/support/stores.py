@@ -63,9 +63,7 @@ def fresh_postgres(server_url: str) -> str:
     credentials, address = server_url.split("://", 1)[1].split("@")
     password = credentials.split(":")[1]
     host, port = address.split(":")
-    with psycopg.connect(
-        host=host, port=port, user="postgres", password=password, autocommit=True
-    ) as conn:
+    with pg_connect(int(port), password, host) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return f"{server_url}/{name}"
 
