@@ -174,8 +174,11 @@ def get(
     session: Session, principal: Principal, region: str, instance_id: str, lock: bool = False
 ) -> Instance:
     query = select(Instance).where(Instance.id == instance_id, Instance.region == region)
-    # one round trip for what converting it reads; FOR UPDATE refuses the outer joins
-    query = query.with_for_update() if lock else query.options(*WHOLE_INSTANCE)
+    # one round trip for what converting it reads; a lock takes the instance's row only
+    # (PostgreSQL refuses FOR UPDATE on the outer-joined side: of=Instance names the table)
+    query = query.options(*WHOLE_INSTANCE)
+    if lock:
+        query = query.with_for_update(of=Instance)
     instance = session.execute(query).unique().scalar_one_or_none()
     if instance is None or instance.organization_id != principal.organization_id:
         raise NotFound("instance", instance_id)

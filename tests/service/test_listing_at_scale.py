@@ -4,24 +4,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.api import convert
 from controlplane.db.base import utcnow
 from controlplane.db.models import Endpoint, Instance, Node
-from controlplane.db.session import engine_for
 from controlplane.services import instances as service
 from controlplane.services import tenancy
 from tests.support import processes
-from tests.support.stores import fresh_sqlite, migrated
+from tests.support.stores import counting, fresh_sqlite, migrated
 from tests.support.tenants import Tenant
 
 ROWS = 10_000
@@ -65,21 +61,6 @@ def crowd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crowd]:
     api = processes.api(env={"DATABASE_URL": url}, name="api-crowd")
     with processes.running(api):
         yield Crowd(url, sessions, tenant, processes.url_of(api))
-
-
-@contextmanager
-def counting(url: str) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def count(*args: Any) -> None:
-        statements.append(str(args[2]))
-
-    engine = engine_for(url)
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def _statements_for_a_page(crowd: Crowd, size: int) -> int:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic_core import to_json
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from controlplane.api import convert
@@ -27,7 +28,7 @@ from controlplane.domain import backup_schedule
 from controlplane.domain.errors import NotFound
 from controlplane.services import images, maintenances, tenancy
 from controlplane.services import instances as service
-from tests.support.stores import migrated
+from tests.support.stores import counting, migrated
 
 # --- the schema-built conversion these builders replaced, kept as the reference -----------------
 
@@ -225,6 +226,47 @@ def test_one_instance_is_the_schema_output(
             assert convert.instance(row).model_dump_json(by_alias=True).encode() == expected
             shown = service.get_shown(session, principal, "fr-par", instance_id)
             assert to_json(convert.instances_wire(session, [shown])[0]) == expected
+
+
+def test_a_write_locks_its_instance_and_loads_what_it_shows_in_one_statement(
+    store: tuple[sessionmaker[Session], tenancy.Principal], metadata_store: str
+) -> None:
+    """A write's locked read (services/instances.py get, lock=True) is one statement that also
+    loads the relations its response shows: no lazy load after the commit. On PostgreSQL it
+    locks the instance's row and not its endpoints' (FOR UPDATE OF, beside the outer joins)."""
+    sessions, principal = store
+    with sessions() as session:
+        ids = session.scalars(select(Instance.id)).all()
+        expected = {
+            i: to_json(convert.instance_wire(service.get(session, principal, "fr-par", i)))
+            for i in ids
+        }
+    for instance_id in ids:
+        with sessions() as session, counting(metadata_store) as statements:
+            row = service.get(session, principal, "fr-par", instance_id, lock=True)
+            assert len(statements) == 1, statements
+            if metadata_store.startswith("postgresql"):
+                assert statements[0].endswith("FOR UPDATE OF instances"), statements[0]
+                _assert_locked(metadata_store, instance_id)
+            session.commit()
+            assert to_json(convert.instance_wire(row)) == expected[instance_id]
+            assert len(statements) == 1, statements
+
+
+def _assert_locked(url: str, instance_id: str) -> None:
+    """Another connection cannot lock the instance's row, and can lock its endpoints'."""
+    engine = create_engine(url)  # not the service's engine, whose statements are counted
+    with engine.connect() as other:
+        other.exec_driver_sql("SET lock_timeout = '100ms'")
+        with pytest.raises(OperationalError, match="lock"):
+            other.execute(select(Instance.id).where(Instance.id == instance_id).with_for_update())
+        other.rollback()
+        other.exec_driver_sql("SET lock_timeout = '100ms'")
+        other.execute(
+            select(Endpoint.id).where(Endpoint.instance_id == instance_id).with_for_update()
+        )
+        other.rollback()
+    engine.dispose()
 
 
 def test_get_one_reads_without_a_transaction_and_only_its_own(

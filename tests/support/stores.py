@@ -8,10 +8,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from controlplane.db.session import engine_for
@@ -70,6 +72,22 @@ def fresh_postgres(server_url: str) -> str:
 
 def fresh_sqlite(directory: Path) -> str:
     return f"sqlite:///{directory / f'{secrets.token_hex(6)}.sqlite3'}"
+
+
+@contextmanager
+def counting(url: str) -> Iterator[list[str]]:
+    """The SQL statements run through the store's engine meanwhile (BEGIN and COMMIT aside)."""
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = engine_for(url)
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
 
 
 def migrated(url: str) -> sessionmaker[Session]:
