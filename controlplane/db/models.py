@@ -159,6 +159,18 @@ class Instance(Base):
     )
 
 
+class InstanceTally(Base):
+    """How many instances an organization holds in a region and project: kept by triggers on
+    ``instances`` (migration 0015), so a list page's total reads a few rows, not all of them."""
+
+    __tablename__ = "instance_tallies"
+
+    organization_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    region: Mapped[str] = mapped_column(String(16), primary_key=True)
+    project_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instances: Mapped[int] = mapped_column(Integer)
+
+
 class Endpoint(Base):
     __tablename__ = "endpoints"
 
