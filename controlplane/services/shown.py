@@ -5,9 +5,9 @@ A list page is the API's hottest read. Loading it as ORM objects cost half of it
 (identity map, instance state, three collections per row) for rows that are only read once and
 thrown away, and it read every column, the encrypted secrets and the TLS certificate included.
 Here a page is four column selects (the instances, then the endpoints, read replicas and
-maintenances of the page by one IN query each) whose rows go straight to the wire builders
-(controlplane/api/convert.py). GET one instance is one statement: the same columns of the
-instance and its relations outer-joined, compiled once and run on the driver's cursor
+maintenances of the page's ids, each one precompiled statement) whose rows go straight to the
+wire builders (controlplane/api/convert.py). GET one instance is one statement: the same columns
+of the instance and its relations outer-joined, compiled once and run on the driver's cursor
 (controlplane/db/precompiled.py). A write's response converts its ORM row, all joined in one
 query. The builders read either kind alike, so all paths share one conversion
 (tests/service/test_wire_builders.py holds their bytes to the schemas' output).
@@ -15,13 +15,14 @@ query. The builders read either kind alike, so all paths share one conversion
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Select, Text, any_, bindparam, cast, select
+from sqlalchemy import Select, Text, any_, bindparam, cast, func, literal_column, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from controlplane.db.models import Endpoint, Instance, Maintenance, ReadReplica
@@ -129,11 +130,9 @@ def page(reader: Reader, query: AnySelect) -> list[Shown]:
     """``query`` selects ``INSTANCE_COLUMNS``, filtered, ordered and limited to one page."""
     rows = [InstanceRow._make(row) for row in reader.execute(query)]
     ids = [row.id for row in rows]
-    endpoints = _by_instance(reader, Endpoint, _ENDPOINT_COLUMNS, ids, EndpointRow._make)
-    replicas = _by_instance(reader, ReadReplica, _REPLICA_COLUMNS, ids, ReplicaRow._make)
-    maintenances = _by_instance(
-        reader, Maintenance, _MAINTENANCE_COLUMNS, ids, MaintenanceRow._make
-    )
+    endpoints = _by_instance(reader, _ENDPOINTS_OF, ids, EndpointRow._make)
+    replicas = _by_instance(reader, _REPLICAS_OF, ids, ReplicaRow._make)
+    maintenances = _by_instance(reader, _MAINTENANCES_OF, ids, MaintenanceRow._make)
     return [
         Shown(
             row, endpoints.get(row.id, ()), replicas.get(row.id, ()), maintenances.get(row.id, ())
@@ -142,15 +141,30 @@ def page(reader: Reader, query: AnySelect) -> list[Shown]:
     ]
 
 
-def _one_of(reader: Reader, column: Any, ids: list[str]) -> Any:
-    """``column IN ids``; on PostgreSQL ``= ANY`` of one array parameter: the statement's text
-    is then the same for any page, so psycopg prepares it once, where the 100 parameters of an
-    IN were rendered for each page and made it too long to cache (a fifth of a page's CPU). The
-    array travels as its text, cast by the server: psycopg's list adapter checks each element
-    in Python (a twentieth of a page's CPU)."""
-    if dialect_name(reader) == "postgresql":
-        return column == any_(cast(bindparam("ids", text_array(ids), type_=Text), ARRAY(Text)))
-    return column.in_(ids)
+def _of_instances(
+    table: type[Endpoint | ReadReplica | Maintenance], columns: tuple[Any, ...]
+) -> dict[str, Precompiled]:
+    """By dialect, the one statement that reads the rows of a page's instances in the
+    relations' order (oldest first), the page's ids bound as one text: a PostgreSQL array
+    (``= ANY``), a JSON array on SQLite (``json_each``). The statement is the same for any page,
+    so it is compiled once (precompiled.py) and prepared once by psycopg, where an IN of 100
+    parameters was built, keyed and compiled for each page (a quarter of a page's CPU). The
+    array text is cast by the server: psycopg's list adapter checked each element in Python."""
+    ids = bindparam("ids", type_=Text)
+    each_id: AnySelect = select(literal_column("value")).select_from(func.json_each(ids))
+    listed = {
+        "postgresql": table.instance_id == any_(cast(ids, ARRAY(Text))),
+        "sqlite": table.instance_id.in_(each_id.scalar_subquery()),
+    }
+    return {
+        dialect: Precompiled(select(*columns).where(where).order_by(table.created_at, table.id))
+        for dialect, where in listed.items()
+    }
+
+
+_ENDPOINTS_OF = _of_instances(Endpoint, _ENDPOINT_COLUMNS)
+_REPLICAS_OF = _of_instances(ReadReplica, _REPLICA_COLUMNS)
+_MAINTENANCES_OF = _of_instances(Maintenance, _MAINTENANCE_COLUMNS)
 
 
 def text_array(values: list[str]) -> str:
@@ -160,16 +174,13 @@ def text_array(values: list[str]) -> str:
 
 
 def _by_instance(
-    reader: Reader,
-    table: type[Endpoint | ReadReplica | Maintenance],
-    columns: tuple[Any, ...],
-    ids: list[str],
-    make: Callable[[Any], T],
+    reader: Reader, statements: dict[str, Precompiled], ids: list[str], make: Callable[[Any], T]
 ) -> dict[str, list[T]]:
     """The rows of the page's instances by instance, in the relations' order (oldest first)."""
-    query = select(*columns).where(_one_of(reader, table.instance_id, ids))
+    dialect = dialect_name(reader)
+    bound = text_array(ids) if dialect == "postgresql" else json.dumps(ids)
     grouped: dict[str, list[T]] = defaultdict(list)
-    for row in reader.execute(query.order_by(table.created_at, table.id)):
+    for row in statements[dialect].rows(reader, ids=bound):
         made = make(row)
         grouped[made.instance_id].append(made)  # type: ignore[attr-defined]
     return grouped
