@@ -5,9 +5,10 @@ from __future__ import annotations
 import ipaddress
 import secrets as pysecrets
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, cast, exists, func, literal, select
+from sqlalchemy import Integer, and_, bindparam, cast, exists, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session, joinedload
 
@@ -25,6 +26,7 @@ from controlplane.catalog.model import NodeType
 from controlplane.catalog.settings_rules import connection_capacity
 from controlplane.catalog.volumes import effective_volume_size
 from controlplane.db.models import AclRule, Instance, InstanceTally, Maintenance
+from controlplane.db.precompiled import Precompiled
 from controlplane.db.session import Reader, dialect_name
 from controlplane.domain import acl, maintenance, rules
 from controlplane.domain.arguments import ArgumentError, Reason
@@ -210,6 +212,17 @@ def list_instances(
     size = paging.page_size(order_by, LIST_ORDERS, page, page_size)
     if organization_id and organization_id != principal.organization_id:
         return Page([], 0)
+    bounds = {"offset": (page - 1) * size, "limit": size}
+    if not (name or tags or has_maintenances is not None):
+        # The common pages, all or one project's: the total from the tallies kept by triggers
+        # (a few rows, where count(*) read every matching one), the page one precompiled
+        # statement (no per-page statement building: a quarter of a page's CPU).
+        scope = {"organization_id": principal.organization_id, "region": region}
+        if project_id:
+            scope["project_id"] = project_id
+        tallied = _TALLIED[bool(project_id)].rows(reader, **scope)[0][0]
+        rows = _plain_page(order_by, bool(project_id)).rows(reader, **scope, **bounds)
+        return Page(shown.page(reader, rows), int(tallied))
     where: list[Any] = [
         Instance.organization_id == principal.organization_id,
         Instance.region == region,
@@ -226,24 +239,40 @@ def list_instances(
             Maintenance.status.in_([s.value for s in maintenance.OPEN]),
         )
         where.append(open_ones if has_maintenances else ~open_ones)
-    if name or tags or has_maintenances is not None:
-        # count(*), not count(id): the listing index alone answers it, no id read and tested
-        total = reader.scalar(select(func.count()).select_from(Instance).where(*where)) or 0
-    else:  # the tallies kept by triggers: a few rows, where count(*) read every matching one
-        total = _tallied(reader, principal.organization_id, region, project_id)
+    # count(*), not count(id): the listing index alone answers it, no id read and tested
+    total = reader.scalar(select(func.count()).select_from(Instance).where(*where)) or 0
     query = select(*shown.INSTANCE_COLUMNS).where(*where).order_by(*_order(order_by))
-    rows = shown.page(reader, query.offset((page - 1) * size).limit(size))
-    return Page(rows, int(total))
+    selected = reader.execute(query.offset(bounds["offset"]).limit(size))
+    return Page(shown.page(reader, selected), int(total))
 
 
-def _tallied(reader: Reader, organization_id: str, region: str, project_id: str | None) -> int:
-    """The organization's instances in the region (and project), from instance_tallies."""
-    query = select(func.coalesce(func.sum(InstanceTally.instances), 0)).where(
-        InstanceTally.organization_id == organization_id, InstanceTally.region == region
+def _in_scope(table: Any, by_project: bool) -> list[Any]:
+    """The organization's rows in the region (and project), as bound parameters."""
+    where = [
+        table.organization_id == bindparam("organization_id"),
+        table.region == bindparam("region"),
+    ]
+    return [*where, table.project_id == bindparam("project_id")] if by_project else where
+
+
+# How many instances: the sum of the instance_tallies rows in scope (by_project: one row).
+_TALLIED = {
+    by_project: Precompiled(
+        select(func.coalesce(func.sum(InstanceTally.instances), 0)).where(
+            *_in_scope(InstanceTally, by_project)
+        )
     )
-    if project_id:
-        query = query.where(InstanceTally.project_id == project_id)
-    return int(reader.scalar(query) or 0)
+    for by_project in (False, True)
+}
+
+
+@cache
+def _plain_page(order_by: str, by_project: bool) -> Precompiled:
+    """A page of the organization's instances in the region (and project), in ``order_by``."""
+    query = select(*shown.INSTANCE_COLUMNS).where(*_in_scope(Instance, by_project))
+    query = query.order_by(*_order(order_by))
+    offset, limit = bindparam("offset", type_=Integer), bindparam("limit", type_=Integer)
+    return Precompiled(query.offset(offset).limit(limit))
 
 
 # What converting one instance reads, joined into its one query (a page: services/shown.py).

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -126,9 +126,9 @@ _REPLICA_COLUMNS = _columns(ReadReplica, ReplicaRow)
 _MAINTENANCE_COLUMNS = _columns(Maintenance, MaintenanceRow)
 
 
-def page(reader: Reader, query: AnySelect) -> list[Shown]:
-    """``query`` selects ``INSTANCE_COLUMNS``, filtered, ordered and limited to one page."""
-    rows = [InstanceRow._make(row) for row in reader.execute(query)]
+def page(reader: Reader, selected: Iterable[Sequence[Any]]) -> list[Shown]:
+    """A page's instances, ``selected`` as ``INSTANCE_COLUMNS``, with their relations."""
+    rows = [InstanceRow._make(row) for row in selected]
     ids = [row.id for row in rows]
     endpoints = _by_instance(reader, _ENDPOINTS_OF, ids, EndpointRow._make)
     replicas = _by_instance(reader, _REPLICAS_OF, ids, ReplicaRow._make)

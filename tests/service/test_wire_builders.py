@@ -321,3 +321,32 @@ def test_a_page_is_the_schema_output(
     names = [i.name for i in expected]
     assert names == (sorted(names, reverse=True) if order_by == "name_desc" else names)
     assert len(set(names)) == 3
+
+
+@pytest.mark.parametrize("order_by", sorted(service.LIST_ORDERS))
+def test_pages_follow_every_order(
+    store: tuple[sessionmaker[Session], tenancy.Principal], order_by: str
+) -> None:
+    """Pages of two, unfiltered (one precompiled statement per order) and by project, in
+    the order asked, created_at then id breaking ties, on both stores."""
+    sessions, principal = store
+    with sessions() as session:
+        rows = session.execute(select(Instance.id, Instance.name, Instance.region,
+                                      Instance.status, Instance.created_at,
+                                      Instance.project_id)).all()  # fmt: skip
+        field = order_by.removesuffix("_asc").removesuffix("_desc")
+        first = {"name": lambda r: (r.name.lower(),), "region": lambda r: (r.region,),
+                 "status": lambda r: (r.status,)}.get(field, lambda r: ())  # fmt: skip
+        expected = [r.id for r in sorted(rows, key=lambda r: (*first(r), r.created_at, r.id),
+                                         reverse=order_by.endswith("_desc"))]  # fmt: skip
+        for project_id in (None, rows[0].project_id):
+            paged = []
+            for number in (1, 2):
+                found = service.list_instances(
+                    session, principal, "fr-par", name=None, tags=[], project_id=project_id,
+                    organization_id=None, has_maintenances=None, order_by=order_by,
+                    page=number, page_size=2,
+                )  # fmt: skip
+                assert found.total_count == 3
+                paged += [shown.instance.id for shown in found.items]
+            assert paged == expected
