@@ -18,6 +18,9 @@ from controlplane.services import metric_samples
 from tests.support.rows import instance_row
 from tests.support.tenants import Tenant, new_tenant
 
+# The moment the samples are written relative to, set when they are (the instance_id fixture):
+# taken at import, it was half an hour old by the time a long test session reached this module,
+# and the samples of "30 minutes ago" had left the last hour.
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 
@@ -39,6 +42,8 @@ def stranger(migrated_db: str) -> Tenant:
 def instance_id(tenant: Tenant) -> str:
     """n1 (primary) and r1 (a read replica's node), with samples over the last two hours; a
     node the instance no longer has (n9) and a neighbour instance have samples too."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
     instance_id = instance_row(tenant, name="metrics", replicas=1)
     neighbour = instance_row(tenant, name="metrics-neighbour")
     with session_scope() as session:
