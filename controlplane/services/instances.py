@@ -212,7 +212,7 @@ def list_instances(
     size = paging.page_size(order_by, LIST_ORDERS, page, page_size)
     if organization_id and organization_id != principal.organization_id:
         return Page([], 0)
-    bounds = {"offset": (page - 1) * size, "limit": size}
+    offset = (page - 1) * size
     if not (name or tags or has_maintenances is not None):
         # The common pages, all or one project's: the total from the tallies kept by triggers
         # (a few rows, where count(*) read every matching one), the page one precompiled
@@ -221,7 +221,8 @@ def list_instances(
         if project_id:
             scope["project_id"] = project_id
         tallied = _TALLIED[bool(project_id)].rows(reader, **scope)[0][0]
-        rows = _plain_page(order_by, bool(project_id)).rows(reader, **scope, **bounds)
+        statement = _plain_page(order_by, bool(project_id))
+        rows = statement.rows(reader, **scope, offset=offset, limit=size)
         return Page(shown.page(reader, rows), int(tallied))
     where: list[Any] = [
         Instance.organization_id == principal.organization_id,
@@ -242,7 +243,7 @@ def list_instances(
     # count(*), not count(id): the listing index alone answers it, no id read and tested
     total = reader.scalar(select(func.count()).select_from(Instance).where(*where)) or 0
     query = select(*shown.INSTANCE_COLUMNS).where(*where).order_by(*_order(order_by))
-    selected = reader.execute(query.offset(bounds["offset"]).limit(size))
+    selected = reader.execute(query.offset(offset).limit(size))
     return Page(shown.page(reader, selected), int(total))
 
 

@@ -236,12 +236,8 @@ def test_a_write_locks_its_instance_and_loads_what_it_shows_in_one_statement(
     locks the instance's row and not its endpoints' (FOR UPDATE OF, beside the outer joins)."""
     sessions, principal = store
     with sessions() as session:
-        ids = session.scalars(select(Instance.id)).all()
-        expected = {
-            i: to_json(convert.instance_wire(service.get(session, principal, "fr-par", i)))
-            for i in ids
-        }
-    for instance_id in ids:
+        expected = _write_responses(session, principal)
+    for instance_id in expected:
         with sessions() as session, counting(metadata_store) as statements:
             row = service.get(session, principal, "fr-par", instance_id, lock=True)
             assert len(statements) == 1, statements
@@ -253,15 +249,22 @@ def test_a_write_locks_its_instance_and_loads_what_it_shows_in_one_statement(
             assert len(statements) == 1, statements
 
 
+def _write_responses(session: Session, principal: tenancy.Principal) -> dict[str, bytes]:
+    """Each instance's id -> the bytes a write's response shows of it."""
+    ids = session.scalars(select(Instance.id)).all()
+    return {
+        i: to_json(convert.instance_wire(service.get(session, principal, "fr-par", i))) for i in ids
+    }
+
+
 def _assert_locked(url: str, instance_id: str) -> None:
     """Another connection cannot lock the instance's row, and can lock its endpoints'."""
-    engine = create_engine(url)  # not the service's engine, whose statements are counted
+    # not the service's engine, whose statements are counted
+    engine = create_engine(url, connect_args={"options": "-c lock_timeout=100ms"})
     with engine.connect() as other:
-        other.exec_driver_sql("SET lock_timeout = '100ms'")
         with pytest.raises(OperationalError, match="lock"):
             other.execute(select(Instance.id).where(Instance.id == instance_id).with_for_update())
         other.rollback()
-        other.exec_driver_sql("SET lock_timeout = '100ms'")
         other.execute(
             select(Endpoint.id).where(Endpoint.instance_id == instance_id).with_for_update()
         )
@@ -276,11 +279,8 @@ def test_get_one_reads_without_a_transaction_and_only_its_own(
     instance, another region's and an unknown id are not found."""
     sessions, principal = store
     with sessions() as session:
-        ids = session.scalars(select(Instance.id)).all()
-        expected = {
-            i: to_json(convert.instance_wire(service.get(session, principal, "fr-par", i)))
-            for i in ids
-        }
+        expected = _write_responses(session, principal)
+        ids = list(expected)
         stranger = tenancy.create_organization(session, "stranger")
         session.commit()
     other = tenancy.Principal("-", stranger.id, frozenset(), None)
