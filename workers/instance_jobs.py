@@ -161,12 +161,12 @@ def converge_instance(
         _advance(sessions, instance_id, InstanceStatus.PROVISIONING, InstanceStatus.INITIALIZING)
         _set_up_primary(bp, params, start, watch, yield_to_monitor)
         if bp.standbys() or bp.replicas():
-            _converge_followers(sessions, bp, rebuild)
+            _converge_followers(sessions, bp, rebuild, watch)
         for proxy in replica_proxies(bp):
             check_wanted(sessions, instance_id)
             proxies.ensure(proxy)
         balancer.result()
-    watch.lap("followers, load balancer running")
+    watch.lap("load balancer running")
 
     # Ready means reachable the way users reach it: through the load balancer (from the
     # instance network, which users' ACL rules cannot exclude).
@@ -229,11 +229,13 @@ def _ensure_load_balancer(bp: Blueprint, port: int | None, primary_started: Even
         )
 
 
-def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild: set[str]) -> None:
+def _converge_followers(
+    sessions: sessionmaker[Session], bp: Blueprint, rebuild: set[str], watch: Stopwatch
+) -> None:
     bp.agent.ensure_replication_user(connection(bp, bp.primary), bp.replication_password)
     for node in bp.standbys() + bp.replicas():
         check_wanted(sessions, bp.instance_id)
-        _ensure_following(sessions, bp, node, rebuild=node in rebuild)
+        _ensure_following(sessions, bp, node, rebuild=node in rebuild, watch=watch)
         nodes.write_config(bp, node)  # settings and TLS files as the rows say
     with sessions() as session:
         instance = load_instance(session, bp.instance_id)
@@ -243,6 +245,7 @@ def _converge_followers(sessions: sessionmaker[Session], bp: Blueprint, rebuild:
             row.needs_rebuild = False
         session.commit()
     make_synchronous(sessions, bp.instance_id)
+    watch.lap("followers synchronous")
 
 
 def make_synchronous(sessions: sessionmaker[Session], instance_id: str) -> None:
@@ -284,14 +287,20 @@ def release_synchronous(sessions: sessionmaker[Session], instance_id: str) -> Bl
 
 
 def _ensure_following(
-    sessions: sessionmaker[Session], bp: Blueprint, node: str, rebuild: bool
+    sessions: sessionmaker[Session],
+    bp: Blueprint,
+    node: str,
+    rebuild: bool,
+    watch: Stopwatch,
 ) -> None:
     """A follower that cannot stream from its volume's data (it diverged, or the volume is
     gone) is rebuilt from a fresh copy of the primary; one that does not stream because the
-    primary is down is left alone (its data may be the only up-to-date copy)."""
-    nodes.ensure_standby(bp, node, rebuild=rebuild)
+    primary is down is left alone (its data may be the only up-to-date copy). Its steps are
+    timed as "<node> copied", "<node> started", "<node> streaming"."""
+    nodes.ensure_standby(bp, node, rebuild=rebuild, lap=partial(_lap_of, watch, node))
     try:
         nodes.wait_streaming(bp, node, timeout=60 if rebuild else 20)
+        watch.lap(f"{node} streaming")
     except TemporaryError:
         if rebuild:
             raise
@@ -300,6 +309,10 @@ def _ensure_following(
         _mark_for_rebuild(sessions, bp, node)
         nodes.ensure_standby(bp, node, rebuild=True)
         nodes.wait_streaming(bp, node)
+
+
+def _lap_of(watch: Stopwatch, node: str, step: str) -> None:
+    watch.lap(f"{node} {step}")
 
 
 def _mark_for_rebuild(sessions: sessionmaker[Session], bp: Blueprint, node: str) -> None:

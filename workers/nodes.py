@@ -179,9 +179,12 @@ def start_if_stopped(bp: Blueprint, node: str) -> None:
     bp.agent.wait_ready(connection(bp, node), timeout=120)
 
 
-def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:
+def ensure_standby(
+    bp: Blueprint, node: str, rebuild: bool, lap: Callable[[str], None] = lambda _step: None
+) -> None:
     """A standby/replica following the primary; its data is a fresh copy when ``rebuild``,
-    else what its volume holds (a missing container is re-created on it)."""
+    else what its volume holds (a missing container is re-created on it). ``lap`` is told
+    each step's end."""
     role = bp.roles[node]
     ensure_admin_network(bp, node)
     spec = node_spec(bp, node, volume_mount(bp, node))
@@ -196,10 +199,13 @@ def ensure_standby(bp: Blueprint, node: str, rebuild: bool) -> None:
             volumes.grow_offline(naming.volume(bp.instance_id, node), bp.volume_size)
             volume_mount(bp, node)
         bp.agent.prepare_clone(connection(bp, bp.primary), role)
+        lap("old copy removed")
         run_clone(bp, spec, role)
+        lap("copied")
     docker_driver.ensure_container(
         spec, files=bp.config_files(role), files_base=bp.runtime.data_mount
     )
+    lap("started")
 
 
 def discard_other_volume(bp: Blueprint, node: str) -> None:

@@ -237,6 +237,7 @@ PUBLIC_OPERATION_DETAILS = (
     "from_type",
     "to_type",
     "switched_over",
+    "steps",  # seconds each step of a provisioning or heal took ({"n1 copied": 1.8, ...})
 )
 
 

@@ -146,5 +146,11 @@ def test_failovers_are_visible_to_the_user(
     assert {r["details"]["from"] for r in failovers} == {"n1", "n2"}
     assert all("promoting the standby" in r["details"]["reason"] for r in failovers)
     assert any(r["kind"] == "degrade" for r in records)  # the standby kill
+    heals = [r for r in records if r["kind"] == "heal_instance" and r["status"] == "succeeded"]
+    rebuilt = {r["details"]["from"] for r in failovers}  # each old main node was copied again
+    timed = {step for r in heals for step in r["details"].get("steps", {})}
+    for node in rebuilt:
+        assert {f"{node} copied", f"{node} started", f"{node} streaming"} <= timed, timed
+    assert "followers synchronous" in timed
     instance = httpx.get(url.removesuffix("/operations"), headers=tenant.headers).json()
     assert instance["is_ha_cluster"] and instance["high_availability_mode"] == "single_zone"
