@@ -15,6 +15,12 @@ const KINDS = {
 };
 const label = (kind) => KINDS[kind] || kind.replaceAll("_", " ");
 
+// A detail's value as text; an operation's steps as "network 0.03 s, n1 copied 1.8 s, ...".
+const detail = (key, value) =>
+  key === "steps" && value && typeof value === "object"
+    ? Object.entries(value).map(([step, seconds]) => `${step} ${seconds} s`).join(", ")
+    : typeof value === "object" ? JSON.stringify(value) : value;
+
 // Renders the timeline; true while an operation is pending or running.
 export async function timeline(section, id) {
   const { operations } = await get(`/instances/${id}/operations`);
@@ -24,7 +30,7 @@ export async function timeline(section, id) {
     operations.length ? h("ol", { class: "timeline", id: "timeline" }, operations.slice(0, 50).map((op) => {
       const live = op.status === "pending" || op.status === "running";
       const took = ((op.finished_at ? Date.parse(op.finished_at) : now) - Date.parse(op.created_at)) / 1000;
-      const details = Object.entries(op.details || {}).map(([k, v]) => `${k.replaceAll("_", " ")}: ${typeof v === "object" ? JSON.stringify(v) : v}`);
+      const details = Object.entries(op.details || {}).map(([k, v]) => `${k.replaceAll("_", " ")}: ${detail(k, v)}`);
       return h("li", { "data-kind": op.kind, "data-status": op.status, class: live ? "live" : "" },
         h("div", { class: "row wrap" }, h("strong", null, label(op.kind)), badge(op.status),
           h("span", { class: "muted" }, when(op.created_at), " · ", live ? `${duration(took)} so far` : `took ${duration(took)}`),

@@ -5,6 +5,7 @@ node is killed, delete the instance by typing its name. Screenshots go to docs/c
 
 from __future__ import annotations
 
+import re
 import shlex
 import time
 from collections.abc import Iterator
@@ -180,9 +181,9 @@ def test_the_connection_string_and_certificate_connect(console: Console, tmp_pat
     with psycopg.connect(conninfo, password=PASSWORD, connect_timeout=5) as conn:
         ssl = conn.execute("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetchone()
         assert ssl == (True,)
-    expect(page.locator('#timeline li[data-kind="provision_instance"]')).to_contain_text(
-        "succeeded"
-    )
+    provisioned = page.locator('#timeline li[data-kind="provision_instance"]')
+    expect(provisioned).to_contain_text("succeeded")
+    expect(provisioned).to_contain_text(re.compile(r"steps: network [0-9.]+ s, "))
     console.shot("instance")
 
 
