@@ -7,7 +7,8 @@ For each metadata store and row count: a fresh store holding that many ``ready``
 (rows only, each with its load-balancer endpoint and node, as real ones have), the API started
 as deploy/up.sh starts it (``dbaas api``), then wrk (HTTP/1.1, connections kept alive, as
 the SDKs and Terraform keep theirs) with 1 and 32 concurrent clients on each request for
-``--seconds``; prints req/s and p50/p99.
+``--seconds``; prints req/s, p50/p99, and the CPU each request cost the API's processes and,
+for PostgreSQL, the store's server (its container's cgroup): on a shared host both count.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ STATE = isolate()
 
 import httpx  # noqa: E402
 
+from bench import cpu_use  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
 
 BIN = ROOT / ".venv" / "bin"
@@ -80,8 +82,14 @@ def fill(url: str, rows: int) -> tuple[dict[str, str], str]:
     return tenant.headers, str(one)
 
 
+@dataclass(frozen=True)
+class Served:
+    base: str  # the API's URL
+    group: int  # the process group of its processes
+
+
 @contextmanager
-def api(url: str, workers: int | None) -> Iterator[str]:
+def api(url: str, workers: int | None) -> Iterator[Served]:
     port = free_port()
     argv = [str(BIN / "dbaas"), "api", "--port", str(port)]
     if workers:
@@ -100,7 +108,7 @@ def api(url: str, workers: int | None) -> Iterator[str]:
                 pass
             assert time.monotonic() < deadline and proc.poll() is None, "the API did not start"
             time.sleep(0.2)
-        yield base
+        yield Served(base, proc.pid)  # (a session of its own: its process group)
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(30)
@@ -136,9 +144,9 @@ end
 
 
 def load(base: str, headers: dict[str, str], case: Case, clients: int,
-         seconds: int) -> tuple[float, float, float]:  # fmt: skip
-    """(requests/s, p50 ms, p99 ms) of ``clients`` connections sending requests back to back;
-    every answer must have the case's status."""
+         seconds: int) -> tuple[int, float, float, float]:  # fmt: skip
+    """(requests, requests/s, p50 ms, p99 ms) of ``clients`` connections sending requests back
+    to back; every answer must have the case's status."""
     body = json.dumps(case.body) if case.body is not None else "nil"
     paths = ", ".join(json.dumps(path) for path in case.paths)
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
@@ -156,7 +164,7 @@ def load(base: str, headers: dict[str, str], case: Case, clients: int,
     requests, micros, not_2xx, failed, p50, p99 = map(int, found.groups())
     assert failed == 0, out
     assert not_2xx == (0 if case.status < 300 else requests), out
-    return requests / (micros / 1e6), p50 / 1000, p99 / 1000
+    return requests, requests / (micros / 1e6), p50 / 1000, p99 / 1000
 
 
 def measure(
@@ -164,8 +172,10 @@ def measure(
 ) -> list[tuple[str, ...]]:
     headers, one = fill(url, rows)
     invalid = json.dumps({"name": "x", "engine": "NoSuchEngine-1", "node_type": "db-dev-s"})
-    results = []
-    with api(url, workers) as base:
+    server = cpu_use.store_container(url) if url.startswith("postgresql") else None
+    results: list[tuple[str, ...]] = []
+    with api(url, workers) as served:
+        base = served.base
         page = httpx.get(f"{base}{BASE}?page_size=100", headers=headers, timeout=30).json()
         hundred = tuple(f"{BASE}/{i['id']}" for i in page["instances"])
         cases = [
@@ -183,10 +193,17 @@ def measure(
             assert probe.status_code == case.status, probe.text
             load(base, headers, case, 32, 2)  # warm-up, not counted (pools, caches)
             for clients in (1, 32):
-                rate, p50, p99 = load(base, headers, case, clients, seconds)
-                results.append((case.name, str(clients), f"{rate:.0f}", f"{p50:.1f}", f"{p99:.1f}"))
+                api_cpu = cpu_use.group_seconds(served.group)
+                store_cpu = cpu_use.container_seconds(server)
+                requests, rate, p50, p99 = load(base, headers, case, clients, seconds)
+                api_ms = (cpu_use.group_seconds(served.group) - api_cpu) * 1000 / requests
+                store_ms = (cpu_use.container_seconds(server) - store_cpu) * 1000 / requests
+                store = f"{store_ms:.2f}" if server else "-"
+                results.append((case.name, str(clients), f"{rate:.0f}", f"{p50:.1f}",
+                                f"{p99:.1f}", f"{api_ms:.2f}", store))  # fmt: skip
                 print(f"  {case.name}, {clients} clients: {rate:.0f} req/s, p50 {p50:.1f} ms, "
-                      f"p99 {p99:.1f} ms", flush=True)  # fmt: skip
+                      f"p99 {p99:.1f} ms, CPU a request: API {api_ms:.2f} ms, store {store} ms",
+                      flush=True)  # fmt: skip
     return results
 
 
@@ -210,8 +227,9 @@ def main() -> None:
     finally:
         if not os.environ.get("DBAAS_BENCH_KEEP_STATE"):
             shutil.rmtree(STATE, ignore_errors=True)
-    print("\n| store | rows | request | clients | req/s | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|---|---|")
+    print("\n| store | rows | request | clients | req/s | p50 ms | p99 ms | API CPU ms/req |"
+          " store CPU ms/req |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|")
     for line in table:
         print("| " + " | ".join(line) + " |")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import docker
 import pytest
+from docker.errors import NotFound
 from scaleway.rdb.v1 import RdbV1API
 
 from agents.base import SUPERUSER
@@ -25,6 +26,7 @@ from tests.e2e.clients import CLIENTS
 from tests.support.instances import wait
 from tests.support.live import PASSWORD, USER, delete
 from tests.support.processes import Service
+from workers import naming
 
 pytestmark = pytest.mark.docker
 
@@ -32,10 +34,12 @@ pytestmark = pytest.mark.docker
 def _main_node(
     docker_client: docker.DockerClient, instance_id: str
 ) -> docker.models.containers.Container | None:
-    found = docker_client.containers.list(
-        all=True, filters={"label": [f"dbaas.instance={instance_id}", "dbaas.node=n1"]}
-    )
-    return found[0] if found else None
+    """By its name: the one-shot containers made beside it (a template's build) carry the same
+    labels, and one removed between Docker's list and its inspection failed a listing."""
+    try:
+        return docker_client.containers.get(naming.node_container(instance_id, "n1"))
+    except NotFound:
+        return None
 
 
 def _until(condition: Callable[[], bool], what: str, timeout: float = 60) -> None:
