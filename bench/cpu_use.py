@@ -30,7 +30,7 @@ def group_seconds(pgid: int) -> float:
 
 def store_container(url: str) -> str | None:
     """The id of the local container serving a database URL's host address, if any."""
-    host = urlsplit(url.replace("+psycopg", "")).hostname
+    host = urlsplit(url).hostname
     for container in docker.from_env().containers.list():
         networks = container.attrs["NetworkSettings"]["Networks"].values()
         if host in {network.get("IPAddress") for network in networks}:

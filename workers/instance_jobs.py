@@ -297,7 +297,7 @@ def _ensure_following(
     gone) is rebuilt from a fresh copy of the primary; one that does not stream because the
     primary is down is left alone (its data may be the only up-to-date copy). Its steps are
     timed as "<node> copied", "<node> started", "<node> streaming"."""
-    nodes.ensure_standby(bp, node, rebuild=rebuild, lap=partial(_lap_of, watch, node))
+    nodes.ensure_standby(bp, node, rebuild=rebuild, lap=lambda step: watch.lap(f"{node} {step}"))
     try:
         nodes.wait_streaming(bp, node, timeout=60 if rebuild else 20)
         watch.lap(f"{node} streaming")
@@ -309,10 +309,6 @@ def _ensure_following(
         _mark_for_rebuild(sessions, bp, node)
         nodes.ensure_standby(bp, node, rebuild=True)
         nodes.wait_streaming(bp, node)
-
-
-def _lap_of(watch: Stopwatch, node: str, step: str) -> None:
-    watch.lap(f"{node} {step}")
 
 
 def _mark_for_rebuild(sessions: sessionmaker[Session], bp: Blueprint, node: str) -> None:
