@@ -10,5 +10,9 @@ echo "[test] ruff"
 "$BIN/ruff" format --check .
 echo "[test] mypy"; "$BIN/mypy"
 echo "[test] pytest"
-# The slowest steps are listed at the end, to keep the whole run near its 30-minute budget.
-exec "$BIN/pytest" -p no:cacheprovider --durations=60 "$@"
+# Arguments: one pytest session with them. None: every test, in lanes (deploy/test_lanes.py).
+# Either lists its slowest steps at the end, to keep the whole run near its 30-minute budget.
+if [ "$#" -gt 0 ]; then
+  exec "$BIN/pytest" -p no:cacheprovider --durations=60 "$@"
+fi
+exec "$BIN/python" "$ROOT/deploy/test_lanes.py"

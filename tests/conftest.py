@@ -19,6 +19,7 @@ from controlplane import keyring
 from tests.support import processes, tenants
 
 _STATE = Path(tempfile.mkdtemp(prefix="dbaas-test-"))
+_PORT_SLOT = int(os.environ.get("DBAAS_TEST_PORT_SLOT", os.getpid() % 20)) % 20
 TEST_ENV = {
     "DBAAS_STATE_DIR": str(_STATE),
     "DATABASE_URL": f"sqlite:///{_STATE / 'dbaas.sqlite3'}",
@@ -26,9 +27,10 @@ TEST_ENV = {
     # Another prefix (and Redis database) lets a second test session run beside this one.
     "DBAAS_RESOURCE_PREFIX": os.environ.get("DBAAS_TEST_PREFIX", "dbaast"),
     "DBAAS_QUEUE_NAME": f"dbaas-test-{_STATE.name}",
-    # Endpoint ports of their own, away from a service running on this host.
-    "DBAAS_ENDPOINT_PORT_MIN": str(40000 + (os.getpid() % 20) * 1000),
-    "DBAAS_ENDPOINT_PORT_MAX": str(40999 + (os.getpid() % 20) * 1000),
+    # Endpoint ports of their own, away from a service running on this host and from the
+    # sessions beside this one (deploy/test_lanes.py gives each its slot).
+    "DBAAS_ENDPOINT_PORT_MIN": str(40000 + _PORT_SLOT * 1000),
+    "DBAAS_ENDPOINT_PORT_MAX": str(40999 + _PORT_SLOT * 1000),
     "DBAAS_SWEEPER_INTERVAL_SECONDS": "2",
     "DBAAS_REPUBLISH_AFTER_SECONDS": "5",
     "DBAAS_RECONCILE_INTERVAL_SECONDS": "5",
