@@ -1,16 +1,16 @@
-"""Every test, in lanes: two pytest sessions side by side, then what changes the host for every
-session, alone.
+"""Every test, in lanes: test sessions side by side, then the tests that change the host under
+every session, alone.
 
 A test session mostly waits on containers (starting, failing over, rebuilding): run one after
 the other, the tests used a fifth of this 2-core host's CPU over 45 minutes. Each lane is a test
 session of its own, as tests/conftest.py makes one: its own resource prefix (the names and the
 ``dbaas.owner`` label of its containers, networks and volumes, which it alone sweeps), Redis
-database, Celery queue, state directory, endpoint ports, API, worker and monitor. What changes
-the host under every session runs afterwards, alone: ``tests/faults`` restarts the Docker daemon
-and Redis, and test_maintenance points an engine image's tag at another build.
+database, Celery queue, state directory, endpoint ports, API, worker and monitor. Tests marked
+``host_wide`` (restarting Docker or Redis, re-tagging an engine image) run afterwards, alone.
 
-Lane 1 takes the e2e files that make, fail over, upgrade or copy instances the longest; lane 2
-takes everything else (a new test file lands there). Both end with their slowest steps.
+The first lanes take the files named for them; the last lane takes every other file, so a new
+test file lands there. Each lane ends with its slowest steps, and the run with each lane's
+slowest files: rebalance from those.
 
 Usage: ``.venv/bin/python deploy/test_lanes.py`` (deploy/test.sh runs it when given no
 arguments). The exit status is 0 only when every lane passed.
@@ -21,57 +21,77 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import xml.etree.ElementTree as ElementTree
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = [str(ROOT / ".venv" / "bin" / "pytest"), "-p", "no:cacheprovider", "--durations=30"]
+HOST_WIDE = "host_wide"
 
-# About 15 minutes each in a serial run's measures (2026-12-01); rebalance from the slowest
-# steps each lane prints.
-LONGEST_E2E = [
-    "tests/e2e/test_upgrades.py",
-    "tests/e2e/test_copies.py",
-    "tests/e2e/test_read_replicas.py",
-    "tests/e2e/test_pitr.py",
-    "tests/e2e/test_ha.py",
-    "tests/e2e/test_snapshots.py",
-    "tests/e2e/test_instance_resilience.py",
-    "tests/e2e/test_logs.py",
-    "tests/e2e/test_acls.py",
-    "tests/e2e/test_tls.py",
+# Minutes in a lane (2026-12-01), to keep the lanes about even (the last one, every other file:
+# about 14, 700 of them service and unit tests in 3).
+NAMED_LANES = [
+    [
+        "tests/faults",  # 11.5, of which 20 failovers in a row per engine 7
+        "tests/swarm",  # 6
+    ],
+    [  # 18 in all
+        "tests/e2e/test_upgrades.py",
+        "tests/e2e/test_copies.py",
+        "tests/e2e/test_read_replicas.py",
+        "tests/e2e/test_pitr.py",
+        "tests/e2e/test_ha.py",
+        "tests/e2e/test_snapshots.py",
+        "tests/e2e/test_instance_resilience.py",
+        "tests/e2e/test_logs.py",
+        "tests/e2e/test_acls.py",
+        "tests/e2e/test_tls.py",
+    ],
 ]
-ALONE = ["tests/faults", "tests/e2e/test_maintenance.py"]
 
 
 @dataclass(frozen=True)
 class Lane:
     name: str
-    paths: Sequence[str]
+    arguments: Sequence[str]
     env: dict[str, str]
 
 
 def lanes() -> tuple[list[Lane], Lane]:
-    """The lanes run side by side, then the lane run alone (Redis database 15 and the default
-    prefix: the fault suite restarts the Redis deploy/lab.sh runs, and skips that test on
-    another)."""
-    others = ["tests", *(f"--ignore={path}" for path in [*LONGEST_E2E, *ALONE])]
+    """The lanes run side by side, then the one run alone: on Redis database 15 and the default
+    prefix, as a single session runs (the fault suite restarts the Redis deploy/lab.sh runs,
+    and skips that test on another database)."""
+    named = [path for paths in NAMED_LANES for path in paths]
+    every_other = ["tests", *(f"--ignore={path}" for path in named)]
     side_by_side = [
-        Lane("lane 1", LONGEST_E2E, _session_env(1, redis_db=14)),
-        Lane("lane 2", others, _session_env(2, redis_db=13)),
+        Lane(f"lane {slot}", [*paths, "-m", f"not {HOST_WIDE}"], _session_env(slot))
+        for slot, paths in enumerate([*NAMED_LANES, every_other], start=1)
     ]
-    return side_by_side, Lane("alone", ALONE, {"DBAAS_TEST_PORT_SLOT": "3"})
+    alone = Lane("alone", ["tests", "-m", HOST_WIDE], {"DBAAS_TEST_PORT_SLOT": "0"})
+    return side_by_side, alone
 
 
-def _session_env(slot: int, *, redis_db: int) -> dict[str, str]:
+def _session_env(slot: int) -> dict[str, str]:
     return {
         "DBAAS_TEST_PREFIX": f"dbaast{slot}",
-        "DBAAS_TEST_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+        "DBAAS_TEST_REDIS_URL": f"redis://127.0.0.1:6379/{15 - slot}",
         "DBAAS_TEST_PORT_SLOT": str(slot),
     }
+
+
+@dataclass
+class Outcome:
+    lane: Lane
+    status: int
+    minutes: float
+    closing: str  # pytest's last line: what passed and failed
+    files: Counter[str]  # seconds by test file
 
 
 _print_lock = threading.Lock()
@@ -87,13 +107,25 @@ def _relay(lane: Lane, process: subprocess.Popen[str], tail: list[str]) -> None:
         tail[:] = [*tail[-4:], line.rstrip()]
 
 
-def run(group: Sequence[Lane]) -> list[tuple[Lane, int, float, str]]:
-    """Runs the lanes at once; each one's exit status, minutes and pytest's closing line."""
+def _seconds_by_file(report: Path) -> Counter[str]:
+    """From pytest's JUnit report: each file's time (setup, call and teardown of its tests)."""
+    seconds: Counter[str] = Counter()
+    if report.exists():
+        for case in ElementTree.parse(report).iter("testcase"):
+            module = case.get("classname", "").split("[")[0]
+            path = "/".join(part for part in module.split(".") if not part[:1].isupper())
+            seconds[f"{path}.py"] += float(case.get("time", 0))
+    return seconds
+
+
+def run(group: Sequence[Lane], reports: Path) -> list[Outcome]:
+    """Runs the lanes at once and waits for all of them."""
     started = time.monotonic()
     running = []
     for lane in group:
+        report = reports / f"{lane.name.replace(' ', '-')}.xml"
         process = subprocess.Popen(
-            [*PYTEST, *lane.paths],
+            [*PYTEST, f"--junitxml={report}", *lane.arguments],
             cwd=ROOT,
             env={**os.environ, **lane.env},
             stdout=subprocess.PIPE,
@@ -104,32 +136,39 @@ def run(group: Sequence[Lane]) -> list[tuple[Lane, int, float, str]]:
         tail: list[str] = []
         relay = threading.Thread(target=_relay, args=(lane, process, tail), daemon=True)
         relay.start()
-        running.append((lane, process, relay, tail))
-    results = []
+        running.append((lane, process, relay, tail, report))
+    outcomes = []
     try:
-        for lane, process, relay, tail in running:
+        for lane, process, relay, tail, report in running:
             status = process.wait()
             relay.join()
             closing = next((line for line in reversed(tail) if line.startswith("=")), "")
-            results.append((lane, status, (time.monotonic() - started) / 60, closing))
+            minutes = (time.monotonic() - started) / 60
+            outcomes.append(Outcome(lane, status, minutes, closing, _seconds_by_file(report)))
     finally:  # interrupted: no session is left running (each one's teardown cleans up)
-        for _, process, _, _ in running:
+        for _, process, _, _, _ in running:
             if process.poll() is None:
                 process.terminate()
                 process.wait()
-    return results
+    return outcomes
 
 
 def main() -> int:
     started = time.monotonic()
     side_by_side, alone = lanes()
-    results = run(side_by_side)
-    results += run([alone])
+    with tempfile.TemporaryDirectory(prefix="dbaas-lanes-") as reports:
+        outcomes = run(side_by_side, Path(reports))
+        outcomes += run([alone], Path(reports))
     print(f"\n[lanes] {(time.monotonic() - started) / 60:.1f} min in all")
-    for lane, status, minutes, closing in results:
-        verdict = "passed" if status == 0 else f"FAILED (exit {status})"
-        print(f"[lanes] {lane.name}: {verdict} after {minutes:.1f} min {closing}")
-    return 0 if all(status == 0 for _, status, _, _ in results) else 1
+    for outcome in outcomes:
+        verdict = "passed" if outcome.status == 0 else f"FAILED (exit {outcome.status})"
+        print(f"[lanes] {outcome.lane.name}: {verdict} after {outcome.minutes:.1f} min "
+              f"{outcome.closing}")  # fmt: skip
+        slowest = ", ".join(
+            f"{path} {seconds / 60:.1f}" for path, seconds in outcome.files.most_common(8)
+        )
+        print(f"[lanes]   slowest files (min): {slowest}")
+    return 0 if all(outcome.status == 0 for outcome in outcomes) else 1
 
 
 if __name__ == "__main__":

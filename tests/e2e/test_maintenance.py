@@ -29,7 +29,7 @@ from tests.support.live import Live, create, delete, exists, writing
 
 PREFIX = os.environ["DBAAS_RESOURCE_PREFIX"]
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.host_wide]  # re-tags an engine image
 
 
 @contextmanager

@@ -9,7 +9,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -405,7 +405,13 @@ def test_nodes_cannot_reach_the_host_or_the_outside(
 
     listener = socket.create_server(("0.0.0.0", 0))
     port = listener.getsockname()[1]
-    threading.Thread(target=lambda: [listener.accept() for _ in range(4)], daemon=True).start()
+
+    def accept_until_closed() -> None:
+        with suppress(OSError):  # the test closes the listener at its end
+            for _ in range(4):
+                listener.accept()
+
+    threading.Thread(target=accept_until_closed, daemon=True).start()
     try:
         containers = _containers(docker_client, with_replica)
         gateways = {

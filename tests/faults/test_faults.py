@@ -297,6 +297,7 @@ def _lab(command: str) -> None:
     subprocess.run([str(ROOT / "deploy" / "lab.sh"), command], check=True, env=env, timeout=180)
 
 
+@pytest.mark.host_wide
 def test_redis_restarted_and_flushed(
     rdb: RdbV1API, docker_client: docker.DockerClient, pg_block: Live, worker: Service
 ) -> None:
@@ -318,6 +319,7 @@ def test_redis_restarted_and_flushed(
     _settled(rdb, docker_client, pg_block)
 
 
+@pytest.mark.host_wide
 def test_docker_daemon_restarted(
     rdb: RdbV1API, docker_client: docker.DockerClient, pg_ha: Live, maria_ha: Live,
     pg_block: Live,
