@@ -6,9 +6,10 @@ the other, the tests used a fifth of this 2-core host's CPU over 45 minutes. Eac
 session of its own, as tests/conftest.py makes one: its own resource prefix (the names and the
 ``dbaas.owner`` label of its containers, networks and volumes, which it alone sweeps), Redis
 database, Celery queue, state directory, endpoint ports, API, worker and monitor. Tests marked
-``host_wide`` (restarting Docker or Redis, re-tagging an engine image) run afterwards, alone.
+``host_wide`` (restarting Docker or Redis, re-tagging an engine image) run afterwards, alone,
+with the fault suite (marked ``faults``).
 
-The first lanes take the files named for them; the last lane takes every other file, so a new
+The first lane takes the files named for it; the last lane takes every other file, so a new
 test file lands there. Each lane ends with its slowest steps, and the run with each lane's
 slowest files: rebalance from those.
 
@@ -19,6 +20,7 @@ arguments). The exit status is 0 only when every lane passed.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -32,16 +34,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = [str(ROOT / ".venv" / "bin" / "pytest"), "-p", "no:cacheprovider", "--durations=30"]
-HOST_WIDE = "host_wide"
 
-# Minutes in a lane (2026-12-01), to keep the lanes about even (the last one, every other file:
-# about 14, 700 of them service and unit tests in 3).
+# The alone phase: the host-wide tests, and the fault suite with them. The fault suite is not
+# host-wide but 11 minutes long: beside the lanes it made every lane slower and no lane sooner
+# (a third lane ran each test twice as slowly, the 2 cores always busy).
+ALONE = "host_wide or faults"
+
+# Minutes each file took in a lane (2026-12-01): 18 for this lane, 20.5 for the other files.
 NAMED_LANES = [
     [
-        "tests/faults",  # 11.5, of which 20 failovers in a row per engine 7
-        "tests/swarm",  # 6
-    ],
-    [  # 18 in all
         "tests/e2e/test_upgrades.py",
         "tests/e2e/test_copies.py",
         "tests/e2e/test_read_replicas.py",
@@ -70,10 +71,10 @@ def lanes() -> tuple[list[Lane], Lane]:
     named = [path for paths in NAMED_LANES for path in paths]
     every_other = ["tests", *(f"--ignore={path}" for path in named)]
     side_by_side = [
-        Lane(f"lane {slot}", [*paths, "-m", f"not {HOST_WIDE}"], _session_env(slot))
+        Lane(f"lane {slot}", [*paths, "-m", f"not ({ALONE})"], _session_env(slot))
         for slot, paths in enumerate([*NAMED_LANES, every_other], start=1)
     ]
-    alone = Lane("alone", ["tests", "-m", HOST_WIDE], {"DBAAS_TEST_PORT_SLOT": "0"})
+    alone = Lane("alone", ["tests", "-m", ALONE], {"DBAAS_TEST_PORT_SLOT": "0"})
     return side_by_side, alone
 
 
@@ -97,14 +98,23 @@ class Outcome:
 _print_lock = threading.Lock()
 
 
-def _relay(lane: Lane, process: subprocess.Popen[str], tail: list[str]) -> None:
-    """The lane's output, each line marked with its lane; its last lines kept for the summary."""
+@dataclass
+class _Output:
+    """What a lane printed last, and when its output ended (lanes end in any order)."""
+
+    tail: list[str]
+    ended: float = 0.0
+
+
+def _relay(lane: Lane, process: subprocess.Popen[str], output: _Output) -> None:
+    """The lane's output, each line marked with its lane."""
     assert process.stdout is not None
     for line in process.stdout:
         with _print_lock:
             sys.stdout.write(f"[{lane.name}] {line}")
             sys.stdout.flush()
-        tail[:] = [*tail[-4:], line.rstrip()]
+        output.tail[:] = [*output.tail[-4:], line.rstrip()]
+    output.ended = time.monotonic()
 
 
 def _seconds_by_file(report: Path) -> Counter[str]:
@@ -133,23 +143,27 @@ def run(group: Sequence[Lane], reports: Path) -> list[Outcome]:
             text=True,
             bufsize=1,
         )
-        tail: list[str] = []
-        relay = threading.Thread(target=_relay, args=(lane, process, tail), daemon=True)
+        output = _Output([])
+        relay = threading.Thread(target=_relay, args=(lane, process, output), daemon=True)
         relay.start()
-        running.append((lane, process, relay, tail, report))
+        running.append((lane, process, relay, output, report))
     outcomes = []
     try:
-        for lane, process, relay, tail, report in running:
+        for lane, process, relay, output, report in running:
             status = process.wait()
             relay.join()
-            closing = next((line for line in reversed(tail) if line.startswith("=")), "")
-            minutes = (time.monotonic() - started) / 60
+            closing = next((line for line in reversed(output.tail) if line.startswith("=")), "")
+            minutes = (output.ended - started) / 60
             outcomes.append(Outcome(lane, status, minutes, closing, _seconds_by_file(report)))
-    finally:  # interrupted: no session is left running (each one's teardown cleans up)
+    finally:  # interrupted: each session is stopped as Ctrl-C stops it, running its teardown
         for _, process, _, _, _ in running:
             if process.poll() is None:
-                process.terminate()
-                process.wait()
+                process.send_signal(signal.SIGINT)
+        for _, process, _, _, _ in running:
+            try:
+                process.wait(timeout=300)
+            except subprocess.TimeoutExpired:
+                process.kill()
     return outcomes
 
 
