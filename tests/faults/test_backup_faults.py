@@ -26,7 +26,7 @@ from tests.support.live import PASSWORD, USER, Live, create, delete
 from tests.support.processes import Service
 
 ROWS = 200_000  # a 40 MB table, a 5 MB dump: still streaming when the worker dies
-pytestmark = [pytest.mark.docker, pytest.mark.faults]
+pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")

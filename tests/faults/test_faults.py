@@ -33,7 +33,7 @@ from tests.support.processes import ROOT, Service
 from tests.support.tenants import Tenant
 
 FAILOVERS = int(os.environ.get("DBAAS_FAULT_FAILOVERS", "20"))
-pytestmark = [pytest.mark.docker, pytest.mark.faults]
+pytestmark = pytest.mark.docker
 
 
 @pytest.fixture(scope="module")

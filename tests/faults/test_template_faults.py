@@ -28,7 +28,7 @@ from tests.support.live import PASSWORD, USER, delete
 from tests.support.processes import Service
 from workers import naming
 
-pytestmark = [pytest.mark.docker, pytest.mark.faults]
+pytestmark = pytest.mark.docker
 
 
 def _main_node(

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from controlplane.services import images, tenancy
 from tests.support import rows
 from tests.support.processes import Service
 
@@ -30,3 +31,14 @@ def no_worker(worker: Service, monitor: Service) -> Iterator[None]:
     finally:
         monitor.start()
         worker.start()
+
+
+@pytest.fixture
+def memos_held(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a process remembers (a key's holder, the image versions) stays remembered for the
+    test once read: tests that count statements then count the same on a slow host, where a
+    TTL could run out between the read that fills a memo and the counted one."""
+    monkeypatch.setattr(images, "TTL_SECONDS", 3600.0)
+    monkeypatch.setattr(images, "_memo", None)
+    monkeypatch.setattr(tenancy, "PRINCIPAL_TTL_SECONDS", 3600.0)
+    monkeypatch.setattr(tenancy, "_principals", {})

@@ -76,7 +76,7 @@ def _statements_for_a_page(crowd: Crowd, size: int) -> int:
         return len(statements)
 
 
-def test_a_page_costs_a_bounded_number_of_statements(crowd: Crowd) -> None:
+def test_a_page_costs_a_bounded_number_of_statements(crowd: Crowd, memos_held: None) -> None:
     _statements_for_a_page(crowd, 1)  # the key and the image versions are remembered now
     counts = {size: _statements_for_a_page(crowd, size) for size in (1, 10, 100)}
     assert counts[1] == counts[10] == counts[100], counts

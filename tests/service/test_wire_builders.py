@@ -229,7 +229,7 @@ def test_one_instance_is_the_schema_output(
 
 
 def test_a_write_locks_its_instance_and_loads_what_it_shows_in_one_statement(
-    store: tuple[sessionmaker[Session], tenancy.Principal], metadata_store: str
+    store: tuple[sessionmaker[Session], tenancy.Principal], metadata_store: str, memos_held: None
 ) -> None:
     """A write's locked read (services/instances.py get, lock=True) is one statement that also
     loads the relations its response shows: no lazy load after the commit. On PostgreSQL it
